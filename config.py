@@ -1,0 +1,115 @@
+"""Settings for the Financial Compliance Auditor, and its JSON-lines logging.
+
+Every setting comes from the environment (prefix ``AUDITOR_``) or a ``.env``
+file; nothing else in the project carries literal paths, endpoints or model
+names. This module imports none of the project's other modules.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Telemetry off before any third-party import can phone home: `unstructured`
+# pings Scarf on import, Hugging Face libraries try the hub.
+for _var, _value in {
+    "DO_NOT_TRACK": "true",
+    "SCARF_NO_ANALYTICS": "true",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(_var, _value)
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """All tunables. Override any field with ``AUDITOR_<FIELD_NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="AUDITOR_", env_file=".env", extra="ignore")
+
+    db_uri: str = Field(
+        default=str(PROJECT_DIR / "data" / "lancedb"),
+        description="LanceDB database: a local folder, or an s3:// or gs:// URI passed through as is.",
+    )
+    data_dir: Path = Field(default=PROJECT_DIR / "data", description="Uploads and local state.")
+    logs_dir: Path = Field(default=PROJECT_DIR / "logs", description="JSON-lines logs.")
+    log_max_mb: int = Field(default=20, description="Size at which a log file is rotated.")
+
+    embed_model: str = Field(
+        default="sentence-transformers/all-MiniLM-L6-v2",
+        description="Embedding model: a hub name or a local path.",
+    )
+    embed_device: str = Field(default="auto", description="auto, cpu, cuda or mps.")
+    embed_batch_size: int = Field(default=32, description="Chunks per embedding batch.")
+    embed_backend: str = Field(
+        default="torch", description="torch, or onnx (exported locally at first use)."
+    )
+
+    chunk_max_chars: int = Field(default=900, description="Upper bound of a prose chunk's text.")
+    max_pages: int = Field(default=2000, description="Documents with more pages are refused.")
+    max_file_mb: int = Field(default=200, description="Files larger than this are refused.")
+    parse_timeout_s: float = Field(default=300.0, description="Time limit to parse one document.")
+    parse_memory_mb: int = Field(default=4096, description="Memory cap of the parser process.")
+    ocr: bool = Field(default=True, description="OCR image-only pages with tesseract when present.")
+    ocr_dpi: int = Field(default=200, description="Render resolution for OCR.")
+    ocr_lang: str = Field(default="eng", description="Tesseract language.")
+
+    search_k: int = Field(default=10, description="Results returned by a search.")
+    rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
+
+    @property
+    def chunk_table(self) -> str:
+        return "chunks"
+
+    @property
+    def documents_table(self) -> str:
+        return "documents"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        return json.dumps(entry, default=str)
+
+
+def get_logger(name: str, filename: str) -> logging.Logger:
+    """A logger writing JSON lines to ``logs/<filename>``, appended and rotated by size.
+
+    Use ``log.info("event", extra={"fields": {...}})`` to attach structured fields.
+    """
+    logger = logging.getLogger(f"auditor.{name}")
+    if logger.handlers:
+        return logger
+    settings = get_settings()
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        settings.logs_dir / filename,
+        maxBytes=settings.log_max_mb * 1024 * 1024,
+        backupCount=5,
+        encoding="utf-8",
+    )
+    handler.setFormatter(_JsonLines())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger

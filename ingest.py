@@ -1,0 +1,812 @@
+"""PDF parsing, filing metadata and chunking; the `python ingest.py PATH...` CLI.
+
+Parsing reads every character's box with pypdfium2 (Apache/BSD, about 80
+pages/s here) and rebuilds lines by position, so a table row keeps its label
+beside its numbers. The lines become `unstructured` elements (Title,
+NarrativeText, Table) with page coordinates, and `chunk_by_title` groups them.
+Image-only pages go to tesseract. Each document is parsed in a child process
+with a time limit and a memory cap.
+
+Coordinates: every box is ``[x0, top, x1, bottom]`` in PDF points (1/72 inch)
+measured from the page's top-left corner, so a renderer at D dpi draws it at
+``box * D / 72`` pixels with no flip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import hashlib
+import html
+import multiprocessing
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import config
+
+settings = config.get_settings()
+log = config.get_logger("ingest", "ingest.jsonl")
+
+PDF_MAGIC = b"%PDF-"
+
+
+class IngestError(Exception):
+    """A document that cannot be indexed, with a reason fit to show a user."""
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass
+class Line:
+    """One visual line of a page: text segments split where the gap is wide."""
+
+    page: int
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+    segments: list[str]
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.segments)
+
+
+@dataclass
+class PageText:
+    """The lines of one page and its size in points."""
+
+    index: int
+    width: float
+    height: float
+    lines: list[Line]
+    ocr: bool = False
+    image_only: bool = False
+
+
+_SKIP_CHARS = {0x20, 0x0D, 0x0A, 0x09, 0xA0, 0xFFFE, 0x02, 0x00}
+
+
+def _page_chars(textpage, page_index: int, top: float, left: float) -> list[tuple]:
+    """(char, x0, top, x1, bottom, space_before) for every visible character."""
+    import pypdfium2.raw as raw
+
+    rect = raw.FS_RECTF()
+    chars: list[tuple] = []
+    space = False
+    handle = textpage.raw
+    for i in range(raw.FPDFText_CountChars(handle)):
+        code = raw.FPDFText_GetUnicode(handle, i)
+        if code in _SKIP_CHARS or code < 0x20:
+            space = True
+            continue
+        raw.FPDFText_GetLooseCharBox(handle, i, ctypes.byref(rect))
+        if rect.right <= rect.left:
+            continue
+        chars.append(
+            (chr(code), rect.left - left, top - rect.top, rect.right - left, top - rect.bottom, space)
+        )
+        space = False
+    return chars
+
+
+def _group_lines(chars: list[tuple], page_index: int) -> list[Line]:
+    """Cluster characters into lines by vertical centre, then split by horizontal gaps."""
+    if not chars:
+        return []
+    chars.sort(key=lambda c: (c[2] + c[4]) / 2)
+    rows: list[list[tuple]] = [[chars[0]]]
+    centre = (chars[0][2] + chars[0][4]) / 2
+    for c in chars[1:]:
+        mid = (c[2] + c[4]) / 2
+        height = max(c[4] - c[2], 1.0)
+        if abs(mid - centre) <= 0.35 * height:
+            rows[-1].append(c)
+        else:
+            rows.append([c])
+            centre = mid
+    return [line for row in rows if (line := _make_line(row, page_index))]
+
+
+def _make_line(row: list[tuple], page_index: int) -> Line | None:
+    row.sort(key=lambda c: c[1])
+    height = statistics.median(c[4] - c[2] for c in row) or 1.0
+    segments: list[str] = []
+    current: list[str] = []
+    prev_x1 = None
+    for ch, x0, _top, x1, _bottom, space_before in row:
+        if prev_x1 is not None:
+            gap = x0 - prev_x1
+            if gap > 0.9 * height:
+                segments.append("".join(current).strip())
+                current = []
+            elif gap > 0.15 * height or (space_before and gap > -0.1 * height):
+                current.append(" ")
+        if prev_x1 is not None and x1 <= prev_x1 and x0 < prev_x1 - 0.5 * height:
+            continue  # overprinted duplicate glyph (fake bold)
+        current.append(ch)
+        prev_x1 = max(x1, prev_x1 or x1)
+    segments.append("".join(current).strip())
+    segments = [s for s in segments if s]
+    if not segments:
+        return None
+    return Line(
+        page=page_index,
+        x0=min(c[1] for c in row),
+        top=min(c[2] for c in row),
+        x1=max(c[3] for c in row),
+        bottom=max(c[4] for c in row),
+        segments=segments,
+    )
+
+
+def _ocr_lines(page, page_index: int) -> list[Line]:
+    """Render an image-only page and read it with tesseract (TSV gives word boxes)."""
+    scale = settings.ocr_dpi / 72
+    image = page.render(scale=scale).to_pil()
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "page.png"
+        image.save(png)
+        out = subprocess.run(
+            ["tesseract", str(png), "stdout", "-l", settings.ocr_lang, "tsv"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    words: list[tuple] = []
+    for row in out.splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) < 12 or not cols[11].strip() or float(cols[10]) < 30:
+            continue
+        left, top, width, height = (int(v) / scale for v in cols[6:10])
+        # Each word becomes one pseudo-character so the same line grouping applies.
+        words.append((cols[11].strip(), left, top, left + width, top + height, True))
+    return _group_lines(words, page_index)
+
+
+def extract_pages(path: Path, ocr_available: bool) -> list[PageText]:
+    """Every page's lines, with OCR for pages that carry no text layer."""
+    import pypdfium2 as pdfium
+
+    pdf = _open_pdf(path)
+    pages: list[PageText] = []
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            left, bottom, right, top = page.get_bbox()
+            width, height = right - left, top - bottom
+            textpage = page.get_textpage()
+            lines = _group_lines(_page_chars(textpage, index, top, left), index)
+            info = PageText(index=index, width=width, height=height, lines=lines)
+            if not lines and _has_images(page, pdfium):
+                info.image_only = True
+                if ocr_available:
+                    info.lines, info.ocr = _ocr_lines(page, index), True
+            pages.append(info)
+    finally:
+        pdf.close()
+    return pages
+
+
+def _has_images(page, pdfium) -> bool:
+    import pypdfium2.raw as raw
+
+    return any(obj.type == raw.FPDF_PAGEOBJ_IMAGE for obj in page.get_objects())
+
+
+def _open_pdf(path: Path):
+    """Open a PDF or raise IngestError with a reason a user can act on."""
+    import pypdfium2 as pdfium
+
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+    if not head:
+        raise IngestError("empty file (0 bytes)")
+    if PDF_MAGIC not in head:
+        raise IngestError("not a PDF: the file does not start with a PDF header")
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise IngestError("encrypted PDF: a password is required to open it") from exc
+        raise IngestError(f"corrupt or truncated PDF ({exc})") from exc
+    if len(pdf) == 0:
+        pdf.close()
+        raise IngestError("the PDF has zero pages")
+    if len(pdf) > settings.max_pages:
+        count = len(pdf)
+        pdf.close()
+        raise IngestError(f"too many pages: {count} > limit {settings.max_pages} (AUDITOR_MAX_PAGES)")
+    return pdf
+
+
+# --------------------------------------------------------------------------- filing metadata
+
+FORM_10K, FORM_10Q, FORM_8K, FORM_EARNINGS = "10-K", "10-Q", "8-K", "earnings release"
+FORM_TYPES = (FORM_10K, FORM_10Q, FORM_8K, FORM_EARNINGS)
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DATE = rf"((?:{_MONTHS})\s+\d{{1,2}}\s*,\s*(?:19|20)\d\d)"
+_PERIOD_RE = re.compile(
+    rf"(?:fiscal\s+year|quarterly\s+period|year|period|quarter)\s+ended\s*:?\s*{_DATE}", re.I
+)
+_EVENT_RE = re.compile(rf"date\s+of\s+report[^:]{{0,60}}:?\s*{_DATE}", re.I)
+_ANY_DATE_RE = re.compile(_DATE, re.I)
+_FORM_RE = re.compile(r"\bFORM\s+(10-?K|10-?Q|8-?K)\b", re.I)
+_REGISTRANT_RE = re.compile(r"exact\s+name\s+of\s+registrant", re.I)
+_TICKER_RE = re.compile(r"\((?:NYSE|NASDAQ|Nasdaq|NYSE American)\s*:\s*([A-Z][A-Z.]{0,5})\)")
+_CIK_RE = re.compile(r"\bCIK\b[\s:#No.]*?(\d{4,10})")
+_FISCAL_RE = re.compile(r"\bfiscal\s+(?:year\s+)?((?:19|20)\d\d)\b", re.I)
+_QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
+_QUARTER_RE = re.compile(r"\b(first|second|third|fourth)\s+quarter\b|\bQ([1-4])\b", re.I)
+_EARNINGS_RE = re.compile(
+    r"(reports?|announces?|delivers?|posts?)\b.{0,80}\b(results|earnings|quarter|sales)", re.I
+)
+_STOP_TICKERS = {"NYSE", "NASDAQ", "LLC", "INC", "USD", "NONE", "N/A", "THE", "AND", "ON"}
+
+
+@dataclass
+class FilingMetadata:
+    """What a filing is: read from its cover page, the filename as fallback."""
+
+    company: str = ""
+    ticker: str = ""
+    cik: str = ""
+    form_type: str = ""
+    fiscal_year: int | None = None
+    fiscal_period: str = ""
+    period_end: str = ""
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def context_line(self, item: str = "") -> str:
+        """The short header prepended to every chunk before embedding and indexing."""
+        parts = [self.company or "Unknown company"]
+        if self.ticker:
+            parts.append(f"({self.ticker})")
+        parts.append(self.form_type or "filing")
+        if self.fiscal_year:
+            parts.append(f"FY{self.fiscal_year}")
+        if self.fiscal_period and self.fiscal_period != "FY":
+            parts.append(self.fiscal_period)
+        if item:
+            parts.append(f"Item {item}")
+        return " ".join(parts)
+
+
+def _parse_date(text: str) -> date | None:
+    try:
+        return datetime.strptime(re.sub(r"\s*,\s*", ", ", " ".join(text.split())), "%B %d, %Y").date()
+    except ValueError:
+        return None
+
+
+def _cover_form(cover: str) -> str:
+    match = _FORM_RE.search(cover)
+    if not match:
+        return FORM_EARNINGS if _EARNINGS_RE.search(cover[:3000]) else ""
+    code = match.group(1).upper().replace("-", "")
+    return {"10K": FORM_10K, "10Q": FORM_10Q, "8K": FORM_8K}[code]
+
+
+_NOT_A_NAME_RE = re.compile(r"commission|file\s+number|\d{3}-\d|registrant|^\(", re.I)
+
+
+def _cover_company(lines: list[str]) -> str:
+    for i, line in enumerate(lines):
+        if not _REGISTRANT_RE.search(line):
+            continue
+        for name in (lines[j].strip(" ,") for j in range(i - 1, max(i - 4, -1), -1)):
+            if 2 < len(name) < 80 and not _NOT_A_NAME_RE.search(name):
+                # Small caps come out as "R ESORTS": join the stray capital back on.
+                return re.sub(r"\b([A-Z]) (?=[A-Z]{2,})", r"\1", " ".join(name.split()))
+    return ""
+
+
+def _cover_ticker(lines: list[str], cover: str) -> str:
+    if match := _TICKER_RE.search(cover):
+        return match.group(1)
+    for i, line in enumerate(lines):
+        if re.search(r"trading\s+symbol", line, re.I):
+            for following in lines[i + 1 : i + 4]:
+                for token in re.findall(r"\b[A-Z]{1,5}\b", following):
+                    if token not in _STOP_TICKERS:
+                        return token
+    return ""
+
+
+def _period(cover: str, form: str) -> tuple[date | None, str]:
+    match = _PERIOD_RE.search(cover) or (form == FORM_8K and _EVENT_RE.search(cover))
+    if match:
+        return _parse_date(match.group(1)), "cover"
+    if form == FORM_EARNINGS and (match := _ANY_DATE_RE.search(cover)):
+        return _parse_date(match.group(1)), "cover"
+    return None, ""
+
+
+def _fiscal_year(text: str, period_end: date | None, form: str) -> int | None:
+    """The period end decides for annual reports; quarterly ones trust a stated "fiscal 20XX"."""
+    stated = Counter(int(y) for y in _FISCAL_RE.findall(text))
+    if stated and (period_end is None or form in (FORM_10Q, FORM_EARNINGS)):
+        return max(stated.most_common(), key=lambda pair: (pair[1], pair[0]))[0]
+    if period_end is None:
+        return None
+    # 52/53-week years that end in the first days of January belong to the year before.
+    if period_end.month == 1 and period_end.day <= 7:
+        return period_end.year - 1
+    return period_end.year
+
+
+_FILENAME_FORM = [
+    (re.compile(r"10[-_]?K", re.I), FORM_10K),
+    (re.compile(r"10[-_]?Q", re.I), FORM_10Q),
+    (re.compile(r"(?<![0-9])8[-_]?K", re.I), FORM_8K),
+    (re.compile(r"earnings|press[-_ ]?release", re.I), FORM_EARNINGS),
+]
+
+
+def metadata_from_filename(name: str) -> FilingMetadata:
+    """Guess metadata from names like ``3M_2018_10K.pdf`` or ``mmm-20181231-10k.pdf``."""
+    stem = Path(name).stem
+    meta = FilingMetadata()
+    for pattern, form in _FILENAME_FORM:
+        if pattern.search(stem):
+            meta.form_type = form
+            break
+    if match := re.search(r"(?<!\d)((?:19|20)\d\d)(?:Q([1-4]))?(?!\d)", stem):
+        meta.fiscal_year = int(match.group(1))
+        meta.fiscal_period = f"Q{match.group(2)}" if match.group(2) else ""
+    company = re.split(r"[_\-\s](?:19|20)\d\d|[_\-\s](?:10-?K|10-?Q|8-?K)", stem, maxsplit=1)[0]
+    meta.company = company.replace("_", " ").strip()
+    meta.sources = {k: "filename" for k in ("company", "form_type", "fiscal_year") if getattr(meta, k)}
+    return meta
+
+
+def extract_metadata(pages: list[PageText], filename: str) -> FilingMetadata:
+    """Read company, ticker, CIK, form and period from the first pages; fill gaps from the filename."""
+    lines = [line.text for page in pages[:3] for line in page.lines]
+    cover = "\n".join(lines)
+    meta = FilingMetadata(sources={})
+    meta.form_type = _cover_form(cover)
+    meta.company = _cover_company(lines)
+    meta.ticker = _cover_ticker(lines, cover)
+    if match := _CIK_RE.search(cover):
+        meta.cik = match.group(1)
+    period_end, _ = _period(cover, meta.form_type)
+    if period_end:
+        meta.period_end = period_end.isoformat()
+    meta.fiscal_year = _fiscal_year(cover, period_end, meta.form_type)
+    if meta.form_type == FORM_10K:
+        meta.fiscal_period = "FY"
+    elif match := _QUARTER_RE.search(cover[:4000]):
+        word, digit = match.groups()
+        meta.fiscal_period = _QUARTER_WORDS[word.lower()] if word else f"Q{digit}"
+    for key in ("company", "ticker", "cik", "form_type", "fiscal_year", "fiscal_period", "period_end"):
+        if getattr(meta, key):
+            meta.sources[key] = "document"
+    fallback = metadata_from_filename(filename)
+    for key in ("company", "form_type", "fiscal_year", "fiscal_period"):
+        if not getattr(meta, key) and getattr(fallback, key):
+            setattr(meta, key, getattr(fallback, key))
+            meta.sources[key] = "filename"
+    if meta.form_type == FORM_10K and not meta.fiscal_period:
+        meta.fiscal_period = "FY"
+    return meta
+
+
+def apply_overrides(meta: FilingMetadata, overrides: dict[str, object]) -> FilingMetadata:
+    for key, value in overrides.items():
+        if value not in (None, ""):
+            setattr(meta, key, value)
+            meta.sources[key] = "override"
+    return meta
+
+
+# --------------------------------------------------------------------------- elements
+
+_NUMERIC_RE = re.compile(r"^[\$€£(]*\s*[-–—]?\s*[\d.,]*\d[\d.,]*\s*%?\)?%?$|^[-–—]+$|^\$?\s*\(?[-–—]\)?$")
+_ITEM_RE = re.compile(r"^\s*item\s+(\d{1,2}[a-c]?)\s*[.:\-—–]?\s*(.*)$", re.I)
+_PART_RE = re.compile(r"^\s*part\s+(i{1,3}|iv)\b", re.I)
+_YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
+_PAGE_NUMBER_RE = re.compile(r"^(?:page\s+)?[-–]?\s*(?:\d{1,3}|[ivxl]{1,6})\s*[-–]?$", re.I)
+
+
+@dataclass
+class Block:
+    """A paragraph, title or table on one page, before it becomes an `unstructured` element."""
+
+    kind: str  # "title", "text" or "table"
+    page: int
+    lines: list[Line]
+    item: str = ""
+    part: str = ""
+    header_rows: int = 0
+
+    @property
+    def bbox(self) -> list[float]:
+        return _union([[ln.x0, ln.top, ln.x1, ln.bottom] for ln in self.lines])
+
+    def rows(self) -> list[list[str]]:
+        return [_merge_currency(line.segments) for line in self.lines]
+
+    @property
+    def text(self) -> str:
+        if self.kind == "table":
+            return "\n".join(" | ".join(cells) for cells in self.rows())
+        return _join_wrapped(line.text for line in self.lines)
+
+
+def _union(boxes: Iterable[list[float]]) -> list[float]:
+    boxes = list(boxes)
+    return [
+        round(min(b[0] for b in boxes), 2),
+        round(min(b[1] for b in boxes), 2),
+        round(max(b[2] for b in boxes), 2),
+        round(max(b[3] for b in boxes), 2),
+    ]
+
+
+def _join_wrapped(lines: Iterable[str]) -> str:
+    text = ""
+    for line in lines:
+        if text.endswith("-") and line[:1].islower():
+            text = text[:-1] + line
+        else:
+            text = f"{text} {line}" if text else line
+    return text
+
+
+def _merge_currency(segments: list[str]) -> list[str]:
+    """Glue a lone "$" or "%" or ")" onto the number it belongs to."""
+    cells: list[str] = []
+    for seg in segments:
+        if cells and cells[-1] in ("$", "€", "£"):
+            cells[-1] = f"{cells[-1]}{seg}"
+        elif cells and seg in ("%", ")", "%)") and len(cells) > 1:
+            cells[-1] += seg
+        else:
+            cells.append(seg)
+    return cells
+
+
+def _is_row(line: Line) -> bool:
+    cells = _merge_currency(line.segments)
+    return len(cells) >= 2 and any(_NUMERIC_RE.match(c) for c in cells[1:])
+
+
+def _is_header(line: Line) -> bool:
+    """Column headings above a table: years, several segments, or a units note."""
+    return (
+        len(line.segments) >= 2
+        or bool(_YEAR_RE.search(line.text) and len(line.text) < 80)
+        or bool(re.search(r"in (millions|thousands|billions)|\((millions|thousands|dollars)", line.text, re.I))
+    )
+
+
+def _is_title(line: Line) -> bool:
+    text = line.text
+    if (_ITEM_RE.match(text) or _PART_RE.match(text)) and len(text) < 200:
+        return True
+    if len(text) > 120 or text.endswith((".", ",", ";", ":")) or _NUMERIC_RE.match(text):
+        return False
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 3:
+        return False
+    upper = sum(c.isupper() for c in letters) / len(letters)
+    words = [w for w in text.split() if w[:1].isalpha() and len(w) > 3]
+    capitalised = sum(w[0].isupper() for w in words) / len(words) if words else 0
+    return upper > 0.7 or (capitalised > 0.8 and len(text) < 80)
+
+
+def _running_lines(pages: list[PageText]) -> set[str]:
+    """Headers and footers: the same text near the top or bottom of many pages."""
+    counts: Counter[str] = Counter()
+    for page in pages:
+        for line in page.lines:
+            if line.top < 0.08 * page.height or line.bottom > 0.92 * page.height:
+                counts[re.sub(r"\d+", "#", line.text.lower())] += 1
+    threshold = max(3, len(pages) // 4)
+    return {text for text, n in counts.items() if n >= threshold}
+
+
+def _content_lines(page: PageText, running: set[str]) -> list[Line]:
+    kept = []
+    last = len(page.lines) - 1
+    for n, line in enumerate(page.lines):
+        edge = line.top < 0.08 * page.height or line.bottom > 0.92 * page.height
+        if edge and re.sub(r"\d+", "#", line.text.lower()) in running:
+            continue
+        if n in (0, last) and _PAGE_NUMBER_RE.match(line.text):
+            continue
+        kept.append(line)
+    return kept
+
+
+def _page_blocks(lines: list[Line], page: int) -> list[Block]:
+    """Split a page's lines into tables (two or more numeric rows) and paragraphs."""
+    blocks: list[Block] = []
+    i = 0
+    while i < len(lines):
+        end = _table_end(lines, i) if _is_row(lines[i]) else i
+        rows = lines[i : end + 1]
+        if sum(_is_row(r) for r in rows) >= 2:
+            header = _take_header(blocks, lines[i])
+            blocks.append(Block("table", page, header + rows, header_rows=len(header)))
+            i = end + 1
+            continue
+        _add_text_line(blocks, lines[i], page)
+        i += 1
+    return blocks
+
+
+def _table_end(lines: list[Line], start: int) -> int:
+    """Index of a table's last row: rows continue across up to two wrapped label lines."""
+    end = start
+    j = start + 1
+    while j < len(lines) and j - end <= 3:
+        if lines[j].top - lines[j - 1].bottom > 2.5 * max(lines[j - 1].height, 1.0):
+            break
+        if _is_row(lines[j]):
+            end = j
+        elif len(lines[j].text) > 120:
+            break
+        j += 1
+    return end
+
+
+def _take_header(blocks: list[Block], first_row: Line) -> list[Line]:
+    """Move heading lines just above a table's first row from the blocks before into the table."""
+    header: list[Line] = []
+    below = first_row
+    while blocks and blocks[-1].kind != "table" and len(header) < 4:
+        prev = blocks[-1]
+        line = prev.lines[-1]
+        if not _is_header(line) or below.top - line.bottom > 2.5 * max(line.height, 1.0):
+            break
+        header.insert(0, prev.lines.pop())
+        below = line
+        if not prev.lines:
+            blocks.pop()
+    return header
+
+
+def _add_text_line(blocks: list[Block], line: Line, page: int) -> None:
+    title = _is_title(line)
+    if blocks and blocks[-1].kind == "text" and not title:
+        last = blocks[-1].lines[-1]
+        if line.top - last.bottom < 0.8 * max(last.height, 1.0):
+            blocks[-1].lines.append(line)
+            return
+    blocks.append(Block("title" if title else "text", page, [line]))
+
+
+def build_blocks(pages: list[PageText], form_type: str) -> list[Block]:
+    """All blocks of a document in reading order, each tagged with its 10-K/10-Q Item."""
+    running = _running_lines(pages)
+    blocks = [b for p in pages for b in _page_blocks(_content_lines(p, running), p.index)]
+    if form_type in (FORM_10K, FORM_10Q):
+        _tag_items(blocks)
+    return blocks
+
+
+def _tag_items(blocks: list[Block]) -> None:
+    """Carry the current Item (and Part) forward; table-of-contents pages do not move it."""
+    heads_per_page = Counter(
+        b.page for b in blocks if b.kind == "title" and _ITEM_RE.match(b.lines[0].text)
+    )
+    item, part = "", ""
+    for block in blocks:
+        if heads_per_page[block.page] < 4 and block.kind == "title":
+            text = block.lines[0].text
+            if match := _PART_RE.match(text):
+                part, item = match.group(1).upper(), ""
+            elif match := _ITEM_RE.match(text):
+                item = match.group(1).upper()
+        block.item, block.part = item, part
+
+
+# --------------------------------------------------------------------------- chunks
+
+
+@dataclass
+class Chunk:
+    """One unit of retrieval: text that fits the embedding window, and where it sits."""
+
+    text: str
+    kind: str
+    page: int
+    bbox: list[float]
+    item: str = ""
+    part: str = ""
+    table_html: str = ""
+    pages: list[int] = field(default_factory=list)
+
+
+class WindowFitter:
+    """Counts word pieces with the embedding model's own tokenizer and splits text to fit."""
+
+    def __init__(self, tokenizer_file: Path | None, max_tokens: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file)) if tokenizer_file else None
+        if self.tokenizer is not None:
+            # tokenizer.json ships with padding and truncation at 128: we need true lengths.
+            self.tokenizer.no_padding()
+            self.tokenizer.no_truncation()
+        self.max_tokens = max_tokens
+
+    def count(self, texts: list[str]) -> list[int]:
+        if self.tokenizer is None:  # no tokenizer file: a conservative 3 characters a piece
+            return [len(t) // 3 + 2 for t in texts]
+        return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=True)]
+
+    def fits(self, context: str, text: str) -> bool:
+        return self.count([f"{context}\n{text}"])[0] <= self.max_tokens
+
+    def pack(
+        self, context: str, pieces: list[str], header: list[str], sep: str
+    ) -> list[tuple[str, list[int]]]:
+        """Greedily pack pieces (rows, sentences) into parts that fit, repeating the header.
+
+        Returns each part's text with the indices of the pieces it holds.
+        """
+        head = sep.join(header)
+        budget = self.max_tokens - self.count([f"{context}\n{head}"])[0] - 1
+        parts: list[tuple[str, list[int]]] = []
+        current: list[int] = []
+        used = 0
+
+        def flush() -> None:
+            if current:
+                parts.append((sep.join(header + [pieces[i] for i in current]), list(current)))
+                current.clear()
+
+        for index, cost in enumerate(self.count(pieces)):
+            if cost > budget:
+                flush()
+                parts.extend(
+                    (sep.join([*header, words]), [index])
+                    for words in self._split_words(pieces[index], budget)
+                )
+                used = 0
+                continue
+            if current and used + cost > budget:
+                flush()
+                used = 0
+            current.append(index)
+            used += cost
+        flush()
+        return parts
+
+    def _split_words(self, text: str, budget: int) -> list[str]:
+        words = text.split()
+        out: list[str] = []
+        while words:
+            take = len(words)
+            while take > 1 and self.count([" ".join(words[:take])])[0] > budget:
+                take = max(1, int(take * 0.8))
+            out.append(" ".join(words[:take]))
+            words = words[take:]
+        return out
+
+
+def _table_parts(block: Block, context: str, fitter: WindowFitter) -> list[Chunk]:
+    rows = [" | ".join(cells) for cells in block.rows()]
+    n_head = block.header_rows
+    header, body = rows[:n_head], rows[n_head:]
+    if not body:
+        header, body, n_head = [], rows, 0
+    chunks = []
+    for text, members in fitter.pack(context, body, header, "\n"):
+        lines = [block.lines[n_head + i] for i in members]
+        chunks.append(
+            Chunk(
+                text=text,
+                kind="table",
+                page=block.page,
+                bbox=_union([[ln.x0, ln.top, ln.x1, ln.bottom] for ln in lines]),
+                item=block.item,
+                part=block.part,
+                table_html=_rows_html(text.split("\n"), len(header)),
+                pages=[block.page],
+            )
+        )
+    return chunks
+
+
+def _rows_html(rows: list[str], header_rows: int) -> str:
+    out = ["<table>"]
+    for n, row in enumerate(rows):
+        tag = "th" if n < header_rows else "td"
+        cells = "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in row.split(" | "))
+        out.append(f"<tr>{cells}</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _leading_header_rows(block: Block) -> int:
+    """Lines moved in above the rows, plus leading rows of years or labels with no figures."""
+    n = block.header_rows
+    for line, cells in zip(block.lines[n:], block.rows()[n:], strict=True):
+        figures = [c for c in cells[1:] if _NUMERIC_RE.match(c) and not _YEAR_RE.fullmatch(c.strip())]
+        if figures or n >= 4 or not _is_header(line):
+            break
+        n += 1
+    return n if n < len(block.lines) else block.header_rows
+
+
+def chunk_blocks(blocks: list[Block], meta: FilingMetadata, fitter: WindowFitter) -> list[Chunk]:
+    """Tables split by rows with their header; prose grouped by `chunk_by_title`, one page at a time."""
+    from unstructured.chunking.title import chunk_by_title
+    from unstructured.documents.coordinates import PixelSpace
+    from unstructured.documents.elements import (
+        CoordinatesMetadata,
+        ElementMetadata,
+        NarrativeText,
+        Title,
+    )
+
+    chunks: list[Chunk] = []
+    elements, origin = [], {}
+    for block in blocks:
+        if block.kind == "table":
+            block.header_rows = _leading_header_rows(block)
+            chunks.extend(_table_parts(block, meta.context_line(block.item), fitter))
+            continue
+        x0, top, x1, bottom = block.bbox
+        coords = CoordinatesMetadata(
+            points=((x0, top), (x0, bottom), (x1, bottom), (x1, top)),
+            system=PixelSpace(width=10_000, height=10_000),
+        )
+        cls = Title if block.kind == "title" else NarrativeText
+        element = cls(
+            text=block.text,
+            metadata=ElementMetadata(page_number=block.page + 1, coordinates=coords),
+        )
+        origin[element.id] = block
+        elements.append(element)
+    grouped = chunk_by_title(
+        elements,
+        max_characters=settings.chunk_max_chars,
+        new_after_n_chars=int(settings.chunk_max_chars * 0.8),
+        combine_text_under_n_chars=int(settings.chunk_max_chars * 0.4),
+        multipage_sections=False,
+        include_orig_elements=True,
+    )
+    for group in grouped:
+        members = [origin[e.id] for e in group.metadata.orig_elements or [] if e.id in origin]
+        if not members:
+            continue
+        first = members[0]
+        context = meta.context_line(first.item)
+        bbox = _union(m.bbox for m in members)
+        if fitter.fits(context, group.text):
+            texts = [group.text]
+        else:
+            texts = [text for text, _ in fitter.pack(context, _sentences(group.text), [], " ")]
+        for text in texts:
+            chunks.append(
+                Chunk(text, "text", first.page, bbox, first.item, first.part, pages=[first.page])
+            )
+    chunks.sort(key=lambda c: (c.page, c.bbox[1]))
+    return chunks
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.;:])\s+(?=[A-Z(“\"•·])", text) if s]
