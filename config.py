@@ -50,9 +50,7 @@ class Settings(BaseSettings):
     )
     embed_device: str = Field(default="auto", description="auto, cpu, cuda or mps.")
     embed_batch_size: int = Field(default=32, description="Chunks per embedding batch.")
-    embed_backend: str = Field(
-        default="torch", description="torch, or onnx (exported locally at first use)."
-    )
+    embed_backend: str = Field(default="torch", description="torch, or onnx (exported locally at first use).")
 
     chunk_max_chars: int = Field(default=900, description="Upper bound of a prose chunk's text.")
     max_pages: int = Field(default=2000, description="Documents with more pages are refused.")

