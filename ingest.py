@@ -255,6 +255,8 @@ def _open_pdf(path: Path, max_pages: int):
     except pdfium.PdfiumError as exc:
         if "password" in str(exc).lower():
             raise IngestError("encrypted PDF: a password is required to open it") from exc
+        if re.search(rb"/Count\s+0\b", path.read_bytes()[-65536:]):
+            raise IngestError("the PDF has zero pages") from exc  # pdfium refuses an empty page tree
         raise IngestError(f"corrupt or truncated PDF ({exc})") from exc
     if len(pdf) == 0:
         pdf.close()
@@ -371,11 +373,12 @@ def _period(cover: str, form: str) -> tuple[date | None, str]:
     return None, ""
 
 
-def _fiscal_year(text: str, period_end: date | None, form: str) -> int | None:
-    """The period end decides for annual reports; quarterly ones trust a stated "fiscal 20XX"."""
-    stated = Counter(int(y) for y in _FISCAL_RE.findall(text))
+def _fiscal_year(cover: str, period_end: date | None, form: str) -> int | None:
+    """Annual reports: the period end decides. Releases and 10-Qs: the first "fiscal 20XX"
+    on the cover, which names the period reported (later ones are comparisons or outlook)."""
+    stated = _FISCAL_RE.search(cover[:3000])
     if stated and (period_end is None or form in (FORM_10Q, FORM_EARNINGS)):
-        return max(stated.most_common(), key=lambda pair: (pair[1], pair[0]))[0]
+        return int(stated.group(1))
     if period_end is None:
         return None
     # 52/53-week years that end in the first days of January belong to the year before.
@@ -475,7 +478,7 @@ class Block:
         return _union([[ln.x0, ln.top, ln.x1, ln.bottom] for ln in self.lines])
 
     def rows(self) -> list[list[str]]:
-        return [_merge_currency(line.segments) for line in self.lines]
+        return [_table_cells(line.segments) for line in self.lines]
 
     @property
     def text(self) -> str:
@@ -504,6 +507,21 @@ def _join_wrapped(lines: Iterable[str]) -> str:
     return text
 
 
+_NUMBER_TOKEN_RE = re.compile(r"^[\$€£]?\(?[-–—]?[\d.,]*\d[\d.,]*%?\)?%?$|^[-–—]+$")
+
+
+def _table_cells(segments: list[str]) -> list[str]:
+    """Cells of a row: a figure column split off even where columns sit close together."""
+    pieces: list[str] = []
+    for n, seg in enumerate(segments):
+        tokens = seg.replace("$ ", "$").replace("€ ", "€").replace("£ ", "£").split()
+        if n > 0 and len(tokens) > 1 and all(_NUMBER_TOKEN_RE.match(t) for t in tokens):
+            pieces.extend(tokens)
+        else:
+            pieces.append(" ".join(tokens))
+    return _merge_currency(pieces)
+
+
 def _merge_currency(segments: list[str]) -> list[str]:
     """Glue a lone "$" or "%" or ")" onto the number it belongs to."""
     cells: list[str] = []
@@ -518,7 +536,7 @@ def _merge_currency(segments: list[str]) -> list[str]:
 
 
 def _is_row(line: Line) -> bool:
-    cells = _merge_currency(line.segments)
+    cells = _table_cells(line.segments)
     return len(cells) >= 2 and any(_NUMERIC_RE.match(c) for c in cells[1:])
 
 
@@ -813,14 +831,23 @@ def chunk_blocks(
         )
         origin[element.id] = block
         elements.append(element)
-    grouped = chunk_by_title(
-        elements,
-        max_characters=max_chars,
-        new_after_n_chars=int(max_chars * 0.8),
-        combine_text_under_n_chars=int(max_chars * 0.4),
-        multipage_sections=False,
-        include_orig_elements=True,
-    )
+    # One page at a time: chunk_by_title's combining step would otherwise join small
+    # sections across a page break even with multipage_sections=False.
+    by_page: dict[int, list] = {}
+    for element in elements:
+        by_page.setdefault(origin[element.id].page, []).append(element)
+    grouped = [
+        group
+        for page_elements in by_page.values()
+        for group in chunk_by_title(
+            page_elements,
+            max_characters=max_chars,
+            new_after_n_chars=int(max_chars * 0.8),
+            combine_text_under_n_chars=int(max_chars * 0.4),
+            multipage_sections=False,
+            include_orig_elements=True,
+        )
+    ]
     for group in grouped:
         members = [origin[e.id] for e in group.metadata.orig_elements or [] if e.id in origin]
         if not members:
@@ -904,6 +931,11 @@ def parse_document(path: Path, opts: ParseOptions, overrides: dict[str, object])
 
 def _child_main(conn, path: str, opts: ParseOptions, overrides: dict[str, object]) -> None:
     """Entry point of the parser process: cap memory, parse, send back the result or the error."""
+    # Load the libraries before the cap, so that the cap measures parsing, not imports.
+    import pypdfium2  # noqa: F401
+    import tokenizers  # noqa: F401
+    from unstructured.chunking import title  # noqa: F401
+
     try:
         import resource
 
@@ -915,10 +947,12 @@ def _child_main(conn, path: str, opts: ParseOptions, overrides: dict[str, object
         conn.send(("ok", parse_document(Path(path), opts, overrides)))
     except IngestError as exc:
         conn.send(("error", str(exc)))
-    except MemoryError:
-        conn.send(("error", f"parser exceeded its memory cap of {opts.memory_mb} MB"))
     except Exception as exc:  # a parser bug must fail this file, not the batch
-        conn.send(("error", f"parser error: {type(exc).__name__}: {exc}"))
+        out_of_memory = isinstance(exc, MemoryError) or "memory" in str(exc).lower()
+        if out_of_memory or "failed to map" in str(exc):
+            conn.send(("error", f"parser exceeded its memory cap of {opts.memory_mb} MB"))
+        else:
+            conn.send(("error", f"parser error: {type(exc).__name__}: {exc}"))
     finally:
         conn.close()
 
