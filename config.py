@@ -49,8 +49,10 @@ class Settings(BaseSettings):
         description="Embedding model: a hub name or a local path.",
     )
     embed_device: str = Field(default="auto", description="auto, cpu, cuda or mps.")
-    embed_batch_size: int = Field(default=32, description="Chunks per embedding batch.")
-    embed_backend: str = Field(default="torch", description="torch, or onnx (exported locally at first use).")
+    embed_batch_size: int = Field(default=8, description="Chunks per embedding batch.")
+    embed_backend: str = Field(
+        default="onnx", description="onnx (exported locally at first use, CPU) or torch."
+    )
 
     chunk_max_chars: int = Field(default=900, description="Upper bound of a prose chunk's text.")
     max_pages: int = Field(default=2000, description="Documents with more pages are refused.")
@@ -63,6 +65,15 @@ class Settings(BaseSettings):
 
     search_k: int = Field(default=10, description="Results returned by a search.")
     rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
+    vector_weight: float = Field(default=1.0, description="Weight of the vector ranking in the fusion.")
+    fts_weight: float = Field(default=1.0, description="Weight of the BM25 ranking in the fusion.")
+    search_expand: bool = Field(
+        default=True, description="Add filing vocabulary for the metrics a question names."
+    )
+    expansion_weight: float = Field(
+        default=1.0, description="Weight of the vector ranking of that vocabulary."
+    )
+    search_per_page: int = Field(default=1, description="At most this many results from one page.")
 
     @property
     def chunk_table(self) -> str:

