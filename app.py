@@ -19,11 +19,11 @@ st.set_page_config(page_title="Financial Compliance Auditor", page_icon="📑", 
 
 
 @st.cache_resource(show_spinner="Loading the embedding model…")
-def get_index() -> database.AuditIndex:
-    return database.AuditIndex(settings.db_uri, embedder=database.get_embedder())
+def get_index(db_uri: str) -> database.AuditIndex:
+    return database.AuditIndex(db_uri, embedder=database.get_embedder())
 
 
-index = get_index()
+index = get_index(settings.db_uri)
 documents = index.list_documents()
 searchable = [d for d in documents if d["status"] in database.SEARCHABLE_STATUS]
 
@@ -121,7 +121,7 @@ if documents:
             for d in documents
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     names = {f"{d['filename']} ({d['sha256'][:8]})": d["sha256"] for d in documents}
     doomed = st.selectbox("Delete a filing", ["—", *names])
