@@ -20,6 +20,7 @@ import hashlib
 import html
 import json
 import multiprocessing
+import os
 import re
 import shutil
 import statistics
@@ -992,6 +993,15 @@ def parse_document(
     )
 
 
+def _address_space_bytes() -> int:
+    """This process's virtual size (Linux); 0 where /proc is absent."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
 def _child_main(conn, path: str, opts: ParseOptions, overrides: dict[str, object], display_name: str) -> None:
     """Entry point of the parser process: cap memory, parse, send back the result or the error."""
     # Load the libraries before the cap, so that the cap measures parsing, not imports.
@@ -1002,7 +1012,10 @@ def _child_main(conn, path: str, opts: ParseOptions, overrides: dict[str, object
     try:
         import resource
 
-        cap = opts.memory_mb * 1024 * 1024
+        # The cap is headroom above what the loaded libraries already reserve, so that a
+        # setting of a few hundred MB means the same on every machine.
+        reserved = _address_space_bytes()
+        cap = reserved + opts.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     except (ImportError, ValueError, OSError):
         pass  # no RLIMIT_AS on this platform: the time limit still applies

@@ -200,10 +200,13 @@ def test_a_hanging_parser_is_stopped_by_the_time_limit(index, workdir, set_env):
 
 
 def test_a_parser_over_its_memory_cap_fails_the_file_only(index, workdir, set_env):
-    set_env(parse_memory_mb=64)
+    text_pdf(workdir / "big.pdf", [[f"Line {n} of a long page of revenue figures." for n in range(50)]] * 200)
+    set_env(parse_memory_mb=1)
     summary = ingest.ingest_paths([workdir], index, show_progress=False)
-    assert summary.failed == 1
-    assert "memory cap" in summary.failures[0][1] or "crashed" in summary.failures[0][1]
+    assert summary.failed == 2 and summary.added == 0
+    assert all("memory cap" in why and "1 MB" in why for _, why in summary.failures), summary.failures
+    set_env(parse_memory_mb=2048)
+    assert ingest.ingest_paths([workdir], index, show_progress=False).added == 2
 
 
 def test_hostile_filenames_are_data_not_sql(index, tmp_path):
