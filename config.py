@@ -58,9 +58,7 @@ class Settings(BaseSettings):
     max_pages: int = Field(default=2000, description="Documents with more pages are refused.")
     max_file_mb: int = Field(default=200, description="Files larger than this are refused.")
     parse_timeout_s: float = Field(default=300.0, description="Time limit to parse one document.")
-    parse_memory_mb: int = Field(
-        default=2048, description="Memory the parser process may use beyond its loaded libraries."
-    )
+    parse_memory_mb: int = Field(default=2048, description="Resident memory cap of the parser process.")
     ocr: bool = Field(default=True, description="OCR image-only pages with tesseract when present.")
     ocr_dpi: int = Field(default=200, description="Render resolution for OCR.")
     ocr_lang: str = Field(default="eng", description="Tesseract language.")

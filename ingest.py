@@ -20,7 +20,6 @@ import hashlib
 import html
 import json
 import multiprocessing
-import os
 import re
 import shutil
 import statistics
@@ -993,44 +992,26 @@ def parse_document(
     )
 
 
-def _address_space_bytes() -> int:
-    """This process's virtual size (Linux); 0 where /proc is absent."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return pages * os.sysconf("SC_PAGE_SIZE")
-
-
 def _child_main(conn, path: str, opts: ParseOptions, overrides: dict[str, object], display_name: str) -> None:
-    """Entry point of the parser process: cap memory, parse, send back the result or the error."""
-    # Load the libraries before the cap, so that the cap measures parsing, not imports.
-    import pypdfium2  # noqa: F401
-    import tokenizers  # noqa: F401
-    from unstructured.chunking import title  # noqa: F401
-
-    try:
-        import resource
-
-        # The cap is headroom above what the loaded libraries already reserve, so that a
-        # setting of a few hundred MB means the same on every machine.
-        reserved = _address_space_bytes()
-        cap = reserved + opts.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    except (ImportError, ValueError, OSError):
-        pass  # no RLIMIT_AS on this platform: the time limit still applies
+    """Entry point of the parser process: parse, send back the result or the error."""
     try:
         conn.send(("ok", parse_document(Path(path), opts, overrides, display_name)))
     except IngestError as exc:
         conn.send(("error", str(exc)))
     except Exception as exc:  # a parser bug must fail this file, not the batch
-        out_of_memory = isinstance(exc, MemoryError) or "memory" in str(exc).lower()
-        if out_of_memory or "failed to map" in str(exc):
-            conn.send(("error", f"parser exceeded its memory cap of {opts.memory_mb} MB"))
-        else:
-            conn.send(("error", f"parser error: {type(exc).__name__}: {exc}"))
+        conn.send(("error", f"parser error: {type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+def _watch(pid: int):
+    """A psutil handle on the parser child, or None when it has already finished."""
+    import psutil
+
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
 
 
 class ParseJob:
@@ -1055,27 +1036,47 @@ class ParseJob:
         self._started = time.monotonic()
         self._proc.start()
         child_conn.close()
+        # Watched from its start: `multiprocessing` reaps finished children whenever another
+        # process starts, so the pid may be gone by the time the result is collected.
+        self._watch = _watch(self._proc.pid)
 
     def result(self) -> ParsedFiling:
-        """Wait for the child within the time limit; raise IngestError on any failure."""
-        remaining = self.opts.timeout_s - (time.monotonic() - self._started)
+        """Wait for the child within the time limit and memory cap; raise IngestError on failure.
+
+        The cap is on the child's resident memory, checked every 50 ms: an address-space rlimit
+        does not bound what glibc's pre-reserved arenas hand out.
+        """
         try:
-            if not self._conn.poll(max(remaining, 0)):
-                raise IngestError(f"parser timed out after {self.opts.timeout_s:.0f} s")
-            kind, payload = self._conn.recv()
+            kind, payload = self._wait()
         except EOFError:
             self._proc.join(5)
             code = self._proc.exitcode
             reason = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
-            raise IngestError(
-                f"parser crashed ({reason}); its memory cap is {self.opts.memory_mb} MB "
-                "(AUDITOR_PARSE_MEMORY_MB)"
-            ) from None
+            raise IngestError(f"parser crashed ({reason})") from None
         finally:
             self._stop()
         if kind == "error":
             raise IngestError(payload)
         return payload
+
+    def _wait(self) -> tuple[str, object]:
+        import psutil
+
+        child = self._watch
+        cap = self.opts.memory_mb * 1024 * 1024
+        while not self._conn.poll(0.05):
+            if time.monotonic() - self._started > self.opts.timeout_s:
+                raise IngestError(f"parser timed out after {self.opts.timeout_s:.0f} s")
+            try:
+                rss = child.memory_info().rss if child else 0
+            except psutil.Error:
+                continue  # the child is exiting; poll again for its result or EOF
+            if rss > cap:
+                raise IngestError(
+                    f"parser exceeded its memory cap of {self.opts.memory_mb} MB "
+                    f"({rss / 1e6:.0f} MB resident; AUDITOR_PARSE_MEMORY_MB)"
+                )
+        return self._conn.recv()
 
     def _stop(self) -> None:
         self._conn.close()
