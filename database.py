@@ -35,7 +35,7 @@ MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9d
 
 SearchMode = Literal["hybrid", "vector", "fts"]
 FILTER_FIELDS = (
-    "company", "ticker", "cik", "form_type", "fiscal_year", "fiscal_period", "item",
+    "company", "ticker", "cik", "form_type", "fiscal_year", "fiscal_period", "period_end", "item",
     "doc_sha256", "doc_name",
 )  # fmt: skip
 SEARCHABLE_STATUS = ("ok", "needs_ocr")

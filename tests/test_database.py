@@ -82,3 +82,9 @@ def test_company_aliases():
     doc = {"company": "AMAZON.COM, INC.", "filename": "AMAZON_2019_10K.pdf"}
     assert {"amazon"} <= database.company_aliases(doc)
     assert "bestbuy" in database.company_aliases({"company": "BEST BUY CO., INC.", "filename": "x.pdf"})
+
+
+def test_every_filing_field_can_be_filtered_on(ulta_index):
+    by_period = ulta_index.search("net sales", filters={"period_end": "2023-01-28"}).hits
+    assert by_period and {h.doc_name for h in by_period} == {ULTA.name}
+    assert ulta_index.search("net sales", filters={"fiscal_period": "Q4", "form_type": "8-K"}).hits == []
