@@ -317,6 +317,7 @@ class SearchResult:
     relaxed: list[str] = field(default_factory=list)
     table_version: int | None = None
     seconds: float = 0.0
+    documents_version: int | None = None
 
 
 def build_where(filters: dict[str, Any]) -> Expr | None:
@@ -517,6 +518,7 @@ class AuditIndex:
         result = SearchResult(
             hits=hits, mode=mode, filters=filters, filters_derived=derived, relaxed=relaxed,
             table_version=self.version(), seconds=time.perf_counter() - started,
+            documents_version=int(self.documents.version),
         )  # fmt: skip
         log.info("search", extra={"fields": {
             "query": query[:200], "mode": mode, "k": k, "filters": filters, "derived": derived,
@@ -586,6 +588,45 @@ class AuditIndex:
             self._searchable_at = version
         return self._searchable_cache
 
+    # ----- pinned versions, for the audit trail
+
+    def tag_version(self, tag: str, chunks_version: int, documents_version: int | None = None) -> None:
+        """Tag a chunk-table version, and the documents table beside it, so `optimize()` keeps both.
+
+        `documents_version` is the documents version the search filtered on
+        (`SearchResult.documents_version`); None tags the current one. Tagging twice is a no-op.
+        """
+        if documents_version is None:
+            documents_version = int(self.documents.version)
+        for table, version in ((self.chunks, chunks_version), (self.documents, documents_version)):
+            if tag not in table.tags.list():
+                try:
+                    table.tags.create(tag, int(version))
+                except Exception:  # another process created it between the check and here
+                    if tag not in table.tags.list():
+                        raise
+
+    def pinned(self, tag: str) -> PinnedIndex:
+        """A read-only view of the index as it was when `tag` was created; the live tables are untouched."""
+        return PinnedIndex(self, tag)
+
+    def optimize(self, cleanup_older_than: timedelta = timedelta(days=7)) -> dict[str, int]:
+        """Compact both tables and prune old versions, keeping every tagged version.
+
+        LanceDB 0.40's cleanup raises when a tagged version is older than the window, and its
+        Python API cannot turn that check off, so the window is widened to stop just short of
+        the oldest tag: versions before it are pruned, it and everything after it are kept.
+        Returns how many versions each table has left.
+        """
+        kept: dict[str, int] = {}
+        for name, table in (("chunks", self.chunks), ("documents", self.documents)):
+            with self._lock:
+                table.optimize(cleanup_older_than=timedelta(days=36500))  # compact, prune nothing
+                _cleanup(table, cleanup_older_than)
+            kept[name] = len(table.list_versions())
+        log.info("optimized", extra={"fields": {"versions": kept}})
+        return kept
+
     # ----- filters derived from the question
 
     def derive_filters(self, question: str) -> dict[str, Any]:
@@ -606,6 +647,51 @@ class AuditIndex:
         if form and any(d["form_type"] == form for d in scope):
             filters["form_type"] = form
         return filters
+
+
+class PinnedIndex(AuditIndex):
+    """Both tables checked out at one tag: searches see that version's chunks, documents and BM25
+    index. Its own table handles are read-only, so writes raise and the live index is untouched."""
+
+    def __init__(self, live: AuditIndex, tag: str) -> None:
+        settings = config.get_settings()
+        self.uri, self.db, self.tag = live.uri, live.db, tag
+        self._embedder = live.embedder
+        self._lock = threading.Lock()
+        self.documents = self._checked_out(settings.documents_table, tag)
+        self._chunks = self._checked_out(settings.chunk_table, tag)
+        self._fts_dirty = False
+
+    def _checked_out(self, name: str, tag: str):
+        table = self.db.open_table(name)
+        table.checkout(tag)
+        return table
+
+    def refresh_indexes(self) -> None:
+        """Nothing to rebuild: a tagged version is searched with the BM25 index it was tagged with."""
+
+
+def _cleanup(table, requested: timedelta) -> None:
+    """Prune versions older than `requested`, or than the oldest tag if that is more recent.
+
+    The window is measured from our clock, the cutoff from LanceDB's a moment later; should
+    the oldest tag slip out of the window meanwhile, LanceDB refuses and deletes nothing, and
+    the cleanup is tried again with more slack.
+    """
+    tagged = {t["version"] for t in table.tags.list().values()}
+    stamps = [v["timestamp"] for v in table.list_versions() if v["version"] in tagged]
+    for slack in (timedelta(seconds=0.2), timedelta(seconds=5), timedelta(minutes=5)):
+        window = requested
+        if stamps:
+            oldest = min(stamps)
+            window = max(requested, datetime.now(oldest.tzinfo) - oldest + slack)  # naive local times
+        try:
+            table.optimize(cleanup_older_than=window)
+            return
+        except RuntimeError as exc:
+            if "tagged version" not in str(exc):
+                raise
+    raise RuntimeError(f"cleanup of {table.name} kept colliding with its oldest tag")
 
 
 # Analysts name metrics; filings name line items and statements. Each entry adds the words
