@@ -7,6 +7,10 @@ NarrativeText, Table) with page coordinates, and `chunk_by_title` groups them.
 Image-only pages go to tesseract. Each document is parsed in a child process
 with a time limit and a memory cap.
 
+With ``AUDITOR_PARSER=hi_res`` (or ``auto`` when its layout model is already in
+the local Hugging Face cache), `unstructured`'s hi_res model finds the titles,
+paragraphs and tables instead; table rows still come from the character boxes.
+
 Coordinates: every box is ``[x0, top, x1, bottom]`` in PDF points (1/72 inch)
 measured from the page's top-left corner, so a renderer at D dpi draws it at
 ``box * D / 72`` pixels with no flip.
@@ -18,8 +22,10 @@ import argparse
 import ctypes
 import hashlib
 import html
+import importlib.util
 import json
 import multiprocessing
+import os
 import re
 import shutil
 import statistics
@@ -57,10 +63,14 @@ class ParseOptions:
     max_tokens: int
     timeout_s: float
     memory_mb: int
+    parser: str = "layout"
+    parser_note: str = ""
+    hi_res_model: str = "yolox"
 
     @classmethod
     def from_settings(cls, tokenizer_file: str | None, max_tokens: int) -> ParseOptions:
         s = config.get_settings()
+        parser, note = choose_parser(s.parser, s.hi_res_model)
         return cls(
             max_pages=s.max_pages,
             ocr=s.ocr and shutil.which("tesseract") is not None,
@@ -71,6 +81,9 @@ class ParseOptions:
             max_tokens=max_tokens,
             timeout_s=s.parse_timeout_s,
             memory_mb=s.parse_memory_mb,
+            parser=parser,
+            parser_note=note,
+            hi_res_model=s.hi_res_model,
         )
 
 
@@ -670,10 +683,17 @@ def _add_text_line(blocks: list[Block], line: Line, page: int) -> None:
     blocks.append(Block("title" if title else "text", page, [line]))
 
 
-def build_blocks(pages: list[PageText], form_type: str) -> list[Block]:
-    """All blocks of a document in reading order, each tagged with its 10-K/10-Q Item."""
+def build_blocks(pages: list[PageText], form_type: str, elements: list | None = None) -> list[Block]:
+    """All blocks of a document in reading order, each tagged with its 10-K/10-Q Item.
+
+    With hi_res `elements`, a page's blocks come from them; a page they leave empty while it
+    has text falls back to the layout blocks, so no page is silently lost.
+    """
     running = _running_lines(pages)
-    blocks = [b for p in pages for b in _page_blocks(_content_lines(p, running), p.index)]
+    by_page = blocks_from_elements(elements or [], pages)
+    blocks = [
+        b for p in pages for b in by_page.get(p.index) or _page_blocks(_content_lines(p, running), p.index)
+    ]
     if form_type in (FORM_10K, FORM_10Q):
         _tag_items(blocks)
     _tag_headings(blocks)
@@ -715,6 +735,119 @@ def _tag_items(blocks: list[Block]) -> None:
             elif match := _ITEM_RE.match(text):
                 item = match.group(1).upper()
         block.item, block.part = item, part
+
+
+# --------------------------------------------------------------------------- hi_res (optional)
+
+# unstructured_inference's layout models and the hub file each one loads (its models/*.py).
+HI_RES_MODELS = {
+    "yolox": ("unstructuredio/yolo_x_layout", "yolox_l0.05.onnx"),
+    "yolox_tiny": ("unstructuredio/yolo_x_layout", "yolox_tiny.onnx"),
+    "yolox_quantized": ("unstructuredio/yolo_x_layout", "yolox_l0.05_quantized.onnx"),
+    "detectron2_onnx": ("unstructuredio/detectron2_faster_rcnn_R_50_FPN_3x", "model.onnx"),
+}
+_UNINDEXED_CATEGORIES = {"Header", "Footer", "PageNumber", "PageBreak", "Image", "Picture"}
+
+
+def hi_res_missing(model: str, cache_dir: str | Path | None = None) -> list[str]:
+    """Why unstructured's hi_res cannot run offline here; empty when it can.
+
+    Looks only at what is installed and at the local Hugging Face cache: nothing is downloaded.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    missing = []
+    if importlib.util.find_spec("unstructured_inference") is None:
+        missing.append("unstructured_inference is not installed (pip install '.[hires]')")
+    repo, filename = HI_RES_MODELS[model]
+    if not isinstance(try_to_load_from_cache(repo, filename, cache_dir=cache_dir), str):
+        missing.append(f"layout model {repo}/{filename} is not in the local Hugging Face cache")
+    return missing
+
+
+def choose_parser(requested: str, model: str, cache_dir: str | Path | None = None) -> tuple[str, str]:
+    """The parser to run, and why it is not the one explicitly requested ("" when it is)."""
+    if requested == "layout":
+        return "layout", ""
+    missing = hi_res_missing(model, cache_dir)
+    if not missing:
+        return "hi_res", ""
+    # "auto" quietly means layout here; an explicit hi_res request is told why it did not run.
+    return "layout", "" if requested == "auto" else "hi_res unavailable, used layout: " + "; ".join(missing)
+
+
+def hi_res_elements(path: Path, opts: ParseOptions) -> list:
+    """unstructured's hi_res elements for a PDF, with every model read from the local cache."""
+    # Set in the parser child only: a missing model must fail fast, never start a download.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    if "huggingface_hub" in sys.modules:  # imported before the variable was set: tell it directly
+        sys.modules["huggingface_hub"].constants.HF_HUB_OFFLINE = True
+    from unstructured.partition.pdf import partition_pdf
+
+    return partition_pdf(
+        filename=str(path), strategy="hi_res", hi_res_model_name=opts.hi_res_model,
+        languages=[opts.ocr_lang], infer_table_structure=False,
+    )  # fmt: skip
+
+
+def run_hi_res(path: Path, opts: ParseOptions) -> tuple[list, str]:
+    """hi_res elements when hi_res was chosen, else none; and why hi_res did not serve, if it did not."""
+    if opts.parser != "hi_res":
+        return [], opts.parser_note
+    try:
+        elements = hi_res_elements(path, opts)
+    except Exception as exc:  # a missing extra, model or OCR engine: the layout parser takes over
+        return [], f"hi_res failed, used layout: {type(exc).__name__}: {exc}"
+    if not any((e.text or "").strip() for e in elements):
+        return [], "hi_res found no text, used layout"
+    return elements, ""
+
+
+def element_box(coordinates, page_width: float, page_height: float) -> list[float]:
+    """An `unstructured` element's box as ``[x0, top, x1, bottom]`` in PDF points from the top left.
+
+    hi_res measures in pixels of the page image it rendered (a PixelSpace of the image's size);
+    re-expressed in a top-left space the size of the page in points, it lines up with the
+    layout parser's boxes. Any other coordinate system converts the same way.
+    """
+    from unstructured.documents.coordinates import PixelSpace
+
+    page = PixelSpace(width=page_width, height=page_height)
+    corners = coordinates.system.convert_multiple_coordinates_to_new_system(page, coordinates.points)
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    return [round(min(xs), 2), round(min(ys), 2), round(max(xs), 2), round(max(ys), 2)]
+
+
+def blocks_from_elements(elements: list, pages: list[PageText]) -> dict[int, list[Block]]:
+    """hi_res elements as blocks, by page index.
+
+    A table's rows are the layout parser's lines inside the table's box, so each row keeps its
+    label next to its figures and its own box; a table region without such rows stays text.
+    """
+    by_page: dict[int, list[Block]] = {}
+    claimed: set[int] = set()
+    for element in elements:
+        meta, text = element.metadata, " ".join((element.text or "").split())
+        if element.category in _UNINDEXED_CATEGORIES or not text or not meta.coordinates:
+            continue
+        page = pages[(meta.page_number or 1) - 1]
+        box = element_box(meta.coordinates, page.width, page.height)
+        kind = {"Title": "title", "Table": "table"}.get(element.category, "text")
+        lines = [Line(page.index, *box, segments=[text])]
+        if kind == "table":
+            rows = [ln for ln in page.lines if id(ln) not in claimed and _centre_inside(ln, box)]
+            if sum(_is_row(r) for r in rows) >= 2:
+                lines = rows
+                claimed.update(id(r) for r in rows)
+            else:
+                kind = "text"
+        by_page.setdefault(page.index, []).append(Block(kind, page.index, lines))
+    return by_page
+
+
+def _centre_inside(line: Line, box: list[float], slack: float = 2.0) -> bool:
+    x, y = (line.x0 + line.x1) / 2, (line.top + line.bottom) / 2
+    return box[0] - slack <= x <= box[2] + slack and box[1] - slack <= y <= box[3] + slack
 
 
 # --------------------------------------------------------------------------- chunks
@@ -942,6 +1075,8 @@ class ParsedFiling:
     ocr_pages: list[int]
     unreadable_pages: list[int]
     seconds: float
+    parser: str = "layout"
+    parser_note: str = ""
 
     @property
     def status(self) -> str:
@@ -975,7 +1110,8 @@ def parse_document(
             reason = "no extractable text on any page"
         raise IngestError(reason)
     meta = apply_overrides(extract_metadata(pages, filename), overrides)
-    blocks = build_blocks(pages, meta.form_type)
+    elements, parser_note = run_hi_res(path, opts)
+    blocks = build_blocks(pages, meta.form_type, elements)
     tokenizer = Path(opts.tokenizer_file) if opts.tokenizer_file else None
     chunks = chunk_blocks(blocks, meta, WindowFitter(tokenizer, opts.max_tokens), opts.chunk_max_chars)
     return ParsedFiling(
@@ -989,6 +1125,8 @@ def parse_document(
         ocr_pages=[p.index for p in pages if p.ocr],
         unreadable_pages=unreadable,
         seconds=time.perf_counter() - start,
+        parser="hi_res" if elements else "layout",
+        parser_note=parser_note,
     )
 
 
@@ -1066,7 +1204,9 @@ class ParseJob:
         cap = self.opts.memory_mb * 1024 * 1024
         while not self._conn.poll(0.05):
             if time.monotonic() - self._started > self.opts.timeout_s:
-                raise IngestError(f"parser timed out after {self.opts.timeout_s:.0f} s")
+                slow = " (hi_res: raise AUDITOR_PARSE_TIMEOUT_S or set AUDITOR_PARSER=layout)"
+                hint = slow if self.opts.parser == "hi_res" else ""
+                raise IngestError(f"parser timed out after {self.opts.timeout_s:.0f} s{hint}")
             try:
                 rss = child.memory_info().rss if child else 0
             except psutil.Error:
@@ -1101,6 +1241,7 @@ class IngestSummary:
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # indexed, but not as asked
 
     @property
     def pages_per_s(self) -> float:
@@ -1112,6 +1253,7 @@ class IngestSummary:
             "pages": self.pages, "chunks": self.chunks, "seconds": round(self.seconds, 2),
             "pages_per_s": round(self.pages_per_s, 2),
             "failures": [{"file": f, "reason": r} for f, r in self.failures],
+            "notes": [{"file": f, "note": n} for f, n in self.notes],
         }  # fmt: skip
 
 
@@ -1262,7 +1404,13 @@ def ingest_paths(
         log.info("document indexed", extra={"fields": {
             "file": parsed.filename, "sha256": parsed.sha256, "status": parsed.status,
             "pages": parsed.page_count, "chunks": len(parsed.chunks), "parse_s": round(parsed.seconds, 3),
-            "table_version": version, "metadata": parsed.meta.__dict__}})  # fmt: skip
+            "parser": parsed.parser, "table_version": version,
+            "metadata": parsed.meta.__dict__}})  # fmt: skip
+        if parsed.parser_note:
+            summary.notes.append((parsed.filename, parsed.parser_note))
+            log.warning("parser fallback", extra={"fields": {
+                "file": parsed.filename, "requested": settings.parser,
+                "reason": parsed.parser_note}})  # fmt: skip
     index.refresh_indexes()
     docs_bar.close()
     pages_bar.close()
@@ -1345,6 +1493,8 @@ def _print_summary(summary: IngestSummary) -> None:
     )
     for name, reason in summary.failures:
         print(f"  FAILED {name}: {reason}")
+    for name, note in summary.notes:
+        print(f"  NOTE {name}: {note}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -316,3 +317,99 @@ def test_cli_prints_a_summary_and_fails_on_bad_files(tmp_path, workdir):
         [sys.executable, str(ROOT / "ingest.py"), "--list"], env=env, capture_output=True, text=True
     )
     assert "ULTABEAUTY_2023Q4_EARNINGS.pdf" in listing.stdout and "failed" in listing.stdout
+
+
+# ----------------------------------------------------------------- parser choice and hi_res
+
+HI_RES_CAN_RUN = not ingest.hi_res_missing("yolox")
+
+
+def _cached_layout_model(cache: Path) -> None:
+    """A Hugging Face cache holding yolox's file, laid out as the hub client writes it."""
+    repo = cache / "models--unstructuredio--yolo_x_layout"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abcd")
+    (repo / "snapshots" / "0123abcd").mkdir(parents=True)
+    (repo / "snapshots" / "0123abcd" / "yolox_l0.05.onnx").write_bytes(b"onnx")
+
+
+def test_auto_parses_with_layout_when_the_hi_res_model_is_not_cached(tmp_path):
+    assert ingest.choose_parser("auto", "yolox", cache_dir=tmp_path) == ("layout", "")
+    assert ingest.choose_parser("layout", "yolox", cache_dir=tmp_path) == ("layout", "")
+    parser, why = ingest.choose_parser("hi_res", "yolox", cache_dir=tmp_path)
+    assert parser == "layout"
+    assert "yolo_x_layout/yolox_l0.05.onnx is not in the local Hugging Face cache" in why
+
+
+def test_a_cached_layout_model_is_found_without_the_network(tmp_path):
+    _cached_layout_model(tmp_path)
+    missing = ingest.hi_res_missing("yolox", cache_dir=tmp_path)
+    assert not any("cache" in reason for reason in missing)
+    assert any("cache" in reason for reason in ingest.hi_res_missing("yolox_tiny", cache_dir=tmp_path))
+
+
+@pytest.mark.skipif(HI_RES_CAN_RUN, reason="hi_res can run here, so it does not fall back")
+def test_hi_res_requested_but_unavailable_falls_back_with_its_reason(index, workdir, set_env):
+    set_env(parser="hi_res")
+    summary = ingest.ingest_paths([workdir], index, show_progress=False)
+    assert summary.added == 1 and summary.failed == 0 and summary.chunks > 30
+    [(name, note)] = summary.notes
+    assert name == ULTA.name and note.startswith("hi_res unavailable, used layout:")
+    log_file = Path(ingest.log.handlers[0].baseFilename)
+    logged = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert any(e["event"] == "parser fallback" and e["reason"] == note for e in logged)
+
+
+@pytest.mark.skipif(HI_RES_CAN_RUN, reason="hi_res can run here")
+def test_hi_res_failing_in_the_parser_falls_back_to_layout(embedder):
+    opts = ingest.ParseOptions.from_settings(embedder.tokenizer_file, embedder.max_tokens)
+    forced = dataclasses.replace(opts, parser="hi_res", parser_note="")  # past the offline check
+    parsed = ingest.ParseJob(ULTA, forced, {}).result()
+    assert parsed.parser == "layout" and parsed.parser_note.startswith("hi_res failed, used layout:")
+    assert any("$3,226.8" in c.text for c in parsed.chunks)
+
+
+def _pixel_element(cls, text: str, page: int, box: tuple[float, float, float, float]):
+    """An element as hi_res reports it: a box in pixels of the page rendered at 200 dpi."""
+    from unstructured.documents.coordinates import PixelSpace
+    from unstructured.documents.elements import CoordinatesMetadata, ElementMetadata
+
+    x0, top, x1, bottom = box
+    coords = CoordinatesMetadata(
+        points=((x0, top), (x0, bottom), (x1, bottom), (x1, top)), system=PixelSpace(1700, 2200)
+    )
+    return cls(text=text, metadata=ElementMetadata(page_number=page + 1, coordinates=coords))
+
+
+def test_hi_res_boxes_convert_from_pixels_to_page_points():
+    from unstructured.documents.elements import NarrativeText
+
+    element = _pixel_element(NarrativeText, "Revenue grew.", 0, (200, 300, 1000, 400))
+    # A US Letter page, 612 x 792 points, rendered at 200 dpi is 1700 x 2200 pixels.
+    assert ingest.element_box(element.metadata.coordinates, 612, 792) == [72.0, 108.0, 360.0, 144.0]
+
+
+def test_hi_res_elements_become_table_and_text_chunks(embedder):
+    """Elements on page 6 of the release: its income statement keeps row-aligned cells."""
+    from unstructured.documents.elements import Header, Table, Title
+
+    opts = ingest.ParseOptions.from_settings(embedder.tokenizer_file, embedder.max_tokens)
+    pages = ingest.extract_pages(ULTA, opts)
+    meta = ingest.extract_metadata(pages, ULTA.name)
+    elements = [
+        _pixel_element(Header, "ULTA BEAUTY RUNNING HEADER", 5, (100, 60, 1600, 100)),
+        _pixel_element(Title, "Consolidated Statements of Income", 5, (655, 210, 1045, 236)),
+        _pixel_element(Table, "Net sales 3,226,773 ...", 5, (140, 280, 1560, 1080)),
+    ]
+    blocks = ingest.build_blocks(pages, meta.form_type, elements)
+    fitter = ingest.WindowFitter(Path(embedder.tokenizer_file), embedder.max_tokens)
+    chunks = ingest.chunk_blocks(blocks, meta, fitter, 900)
+    tables = [c for c in chunks if c.page == 5 and c.kind == "table"]
+    row = next(line for c in tables for line in c.text.splitlines() if line.startswith("Net sales |"))
+    assert "$3,226,773" in row and "$2,729,388" in row
+    assert all(c.table_html.startswith("<table>") for c in tables)
+    assert tables[0].heading == "Consolidated Statements of Income"
+    assert all(c.bbox[0] >= 50 and c.bbox[3] <= 1080 * 72 / 200 + 2 for c in tables)
+    assert not any("RUNNING HEADER" in c.text for c in chunks)
+    # Pages hi_res left empty keep their layout blocks.
+    assert any("$3,226.8" in c.text for c in chunks if c.page == 0)
