@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Telemetry off before any third-party import can phone home: `unstructured`
@@ -30,6 +30,12 @@ for _var, _value in {
     os.environ.setdefault(_var, _value)
 
 PROJECT_DIR = Path(__file__).resolve().parent
+
+
+PROVIDER_ENDPOINTS = {
+    "anthropic": "https://api.anthropic.com",
+    "bedrock": "https://bedrock-runtime.{region}.amazonaws.com",
+}
 
 
 class Settings(BaseSettings):
@@ -69,6 +75,10 @@ class Settings(BaseSettings):
     hi_res_model: Literal["yolox", "yolox_tiny", "yolox_quantized", "detectron2_onnx"] = Field(
         default="yolox", description="unstructured_inference layout model used by hi_res."
     )
+    skip_boilerplate: bool = Field(
+        default=True,
+        description="Do not embed table-of-contents, signature and exhibit-index pages.",
+    )
     ocr: bool = Field(default=True, description="OCR image-only pages with tesseract when present.")
     ocr_dpi: int = Field(default=200, description="Render resolution for OCR.")
     ocr_lang: str = Field(default="eng", description="Tesseract language.")
@@ -85,6 +95,51 @@ class Settings(BaseSettings):
     )
     search_per_page: int = Field(default=1, description="At most this many results from one page.")
 
+    audit_log: Path | None = Field(
+        default=None, description="Hash-chained audit trail; default <logs_dir>/audit.jsonl."
+    )
+    audit_fsync: bool = Field(
+        default=True, description="fsync each audit record before the append returns (about 4 ms)."
+    )
+    snapshot_dpi: int = Field(default=100, description="Resolution of page snapshots in workpapers.")
+
+    llm_endpoint: str = Field(
+        default="http://localhost:8080/v1",
+        description="OpenAI-compatible base URL; several, comma-separated, form a failover pool.",
+    )
+    llm_model: str = Field(default="mlx-community/Qwen2.5-72B-Instruct-4bit", description="Model name.")
+    llm_api_key: SecretStr = Field(default=SecretStr("not-needed"), description="API key, if any.")
+    llm_provider: Literal["openai", "anthropic", "bedrock"] = Field(
+        default="openai", description="openai (any compatible server), anthropic or bedrock."
+    )
+    llm_region: str = Field(default="", description="AWS region for Bedrock.")
+    llm_temperature: float = Field(default=0.1, description="Sampling temperature.")
+    llm_max_tokens: int = Field(default=1024, description="Longest answer, in tokens.")
+    llm_connect_timeout_s: float = Field(default=3.0, description="Time to open a connection.")
+    llm_read_timeout_s: float = Field(default=120.0, description="Longest silence while reading a reply.")
+    llm_max_retries: int = Field(default=2, description="Retries per endpoint after 429, 5xx or a cut stream.")
+    llm_backoff_s: float = Field(default=0.5, description="First retry delay; doubles, with jitter.")
+    llm_retry_budget_s: float = Field(default=30.0, description="Time one call may spend on retries.")
+    llm_breaker_threshold: int = Field(default=3, description="Failures that open an endpoint's breaker.")
+    llm_breaker_cooldown_s: float = Field(default=30.0, description="Time before a dead endpoint is probed.")
+    llm_json_mode: Literal["auto", "on", "off"] = Field(
+        default="auto", description="Ask for JSON with response_format (auto: where the profile says so)."
+    )
+    prompt_profile: Literal["auto", "qwen", "llama", "claude", "gpt"] = Field(
+        default="auto", description="Prompt family; auto picks it from the model name."
+    )
+    max_iterations: int = Field(default=3, description="Searches per question before giving up.")
+    agent_k: int = Field(default=8, description="Candidates retrieved per search.")
+    max_evidence: int = Field(default=8, description="Evidence passages given to the answer.")
+
+    @property
+    def llm_endpoints(self) -> list[str]:
+        """The pool, in order. Anthropic and Bedrock use their own API unless an endpoint is set."""
+        if self.llm_provider != "openai" and "llm_endpoint" not in self.model_fields_set:
+            region = self.llm_region or "us-east-1"
+            return [PROVIDER_ENDPOINTS[self.llm_provider].format(region=region)]
+        return [u.strip().rstrip("/") for u in self.llm_endpoint.split(",") if u.strip()]
+
     @property
     def chunk_table(self) -> str:
         return "chunks"
@@ -92,6 +147,10 @@ class Settings(BaseSettings):
     @property
     def documents_table(self) -> str:
         return "documents"
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.audit_log or self.logs_dir / "audit.jsonl"
 
 
 @lru_cache(maxsize=1)
