@@ -132,6 +132,13 @@ class Settings(BaseSettings):
     agent_k: int = Field(default=8, description="Candidates retrieved per search.")
     max_evidence: int = Field(default=8, description="Evidence passages given to the answer.")
 
+    server_address: str = Field(default="127.0.0.1", description="Where launch.sh serves the app.")
+    server_port: int = Field(default=8503, description="The app's port.")
+    llm_start_timeout_s: float = Field(
+        default=600.0,
+        description="How long launch.sh waits for the model server it started to list its models.",
+    )
+
     @property
     def llm_endpoints(self) -> list[str]:
         """The pool, in order. Anthropic and Bedrock use their own API unless an endpoint is set."""
