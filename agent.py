@@ -109,6 +109,19 @@ class Reflection(BaseModel):
     filters: dict[str, Any] | None = None
 
 
+class ModelCall(BaseModel):
+    """One attempt to call a model endpoint."""
+
+    node: str
+    endpoint: str
+    seconds: float
+    ok: bool
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str = ""
+    skipped: bool = False
+
+
 class Usage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
@@ -139,6 +152,7 @@ class AuditResult(BaseModel):
     total_s: float = 0.0
     llm_calls: int = 0
     llm_failures: int = 0
+    calls: list[ModelCall] = Field(default_factory=list, description="Every model call attempted.")
     usage: Usage = Usage()
     prompt_hashes: list[str] = []
     user: str = ""
@@ -614,7 +628,7 @@ def stream(
 ) -> Iterator[Event]:
     """Run the agent, yielding status lines and answer tokens, and last the result."""
     settings = config.get_settings()
-    pool = pool or llm.LLMPool(settings)
+    pool = pool or llm.get_pool(settings)
     ctx = Context(
         index=index or database.AuditIndex(), pool=pool, question_id=uuid.uuid4().hex,
         profile=pick_profile(pool.model, settings.prompt_profile), settings=settings,
@@ -669,6 +683,7 @@ def build_result(
         table_version=searches[-1].table_version if searches else None, timings=timings,
         llm_calls=sum(1 for c in calls if not c["skipped"]),
         llm_failures=sum(1 for c in calls if not c["ok"] and not c["skipped"]),
+        calls=[ModelCall(**c) for c in calls],
         usage=Usage(input_tokens=sum(c["input_tokens"] for c in calls),
                     output_tokens=sum(c["output_tokens"] for c in calls)),
         prompt_hashes=state.get("prompt_hashes", []),

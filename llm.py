@@ -196,6 +196,19 @@ def breaker_for(url: str, settings: config.Settings) -> Breaker:
         return _BREAKERS[url]
 
 
+_POOLS: dict[str, LLMPool] = {}
+
+
+def get_pool(settings: config.Settings | None = None) -> LLMPool:
+    """The pool for the current LLM settings, built once: a chat client costs ~70 ms to make."""
+    settings = settings or config.get_settings()
+    key = settings.model_dump_json(include={n for n in type(settings).model_fields if n.startswith("llm_")})
+    key += settings.llm_api_key.get_secret_value()
+    if key not in _POOLS:
+        _POOLS[key] = LLMPool(settings)
+    return _POOLS[key]
+
+
 def reset_breakers() -> None:
     """Forget every endpoint's failures: the next call tries them all again."""
     with _BREAKERS_LOCK:

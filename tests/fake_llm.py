@@ -53,6 +53,11 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client hanging up mid-request is one of the faults under test
+
+
 class FakeLLM:
     """The server; use it as a context manager."""
 
@@ -65,7 +70,7 @@ class FakeLLM:
         self.requests: list[dict[str, Any]] = []
         self.served: list[float] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -101,6 +106,12 @@ class FakeLLM:
 
             def log_message(self, *args: object) -> None:  # keep test output quiet
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                # As real servers do: without it, Nagle's algorithm and delayed ACKs hold each
+                # small SSE event back for up to 40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
