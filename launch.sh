@@ -1,31 +1,52 @@
 #!/usr/bin/env bash
 # Set up everything the Financial Compliance Auditor needs, then start it.
 #
-#   ./launch.sh            set up (first run) and start the app on 127.0.0.1:8503
+#   ./launch.sh            set up (first run), start a local model server if one is configured
+#                          but not running, and start the app on 127.0.0.1:8503
 #   ./launch.sh --setup    set up only; add --extras dev for the test tools
 #   ./launch.sh --check    print a diagnosis of this installation
 #
-# Set-up is idempotent: a second start skips what is already installed.
+# Settings come from config.py (AUDITOR_* variables or .env). Ctrl-C or SIGTERM stops what
+# this script started, never a model server it found running. A second start skips the set-up.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-ADDRESS=${AUDITOR_SERVER_ADDRESS:-127.0.0.1}
-PORT=${AUDITOR_SERVER_PORT:-8503}
 SYSTEM_PACKAGES=(tesseract-ocr)
+# The test suite drives these for real: shellcheck lints this script, nginx fronts test model servers.
+TEST_PACKAGES=(shellcheck nginx)
+# Process groups this script started; only these are stopped on exit.
+STARTED=()
+STARTED_PID=
+# The wait for a model server, stopped with the rest when a signal cuts it short.
+WAITER_PID=
 
-say() { printf '\033[1m[auditor]\033[0m %s\n' "$*"; }
+say() {
+  if [[ -t 1 ]]; then printf '\033[1m[auditor]\033[0m %s\n' "$*"; else printf '[auditor] %s\n' "$*"; fi
+}
+
+# Bash 3.2 (macOS) treats "${a[@]}" of an empty array as unset under `set -u`; this does not.
+has_extra() {
+  local wanted=$1 extra
+  shift
+  for extra in ${@+"$@"}; do [[ ",$extra," == *",$wanted,"* ]] && return 0; done
+  return 1
+}
 
 install_system_packages() {
-  local packages=("$@") missing=()
+  local pkg missing=()
   if ! command -v apt-get >/dev/null 2>&1; then
-    if [[ "$(uname -s)" == "Darwin" ]] && ! command -v tesseract >/dev/null 2>&1; then
-      say "OCR for scanned pages needs tesseract: brew install tesseract"
+    for pkg in "$@"; do
+      [[ $pkg == tesseract-ocr ]] && pkg=tesseract
+      command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [[ ${#missing[@]} -gt 0 ]]; then
+      say "not installed: ${missing[*]} (on macOS: brew install ${missing[*]}); OCR of scanned pages needs tesseract"
     fi
     return 0
   fi
-  for pkg in "${packages[@]}"; do
+  for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   [[ ${#missing[@]} -eq 0 ]] && return 0
@@ -37,59 +58,329 @@ install_system_packages() {
     fi
   fi
   say "installing system packages: ${missing[*]}"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
 }
 
+# The extras to install: those asked for, those installed before (so a plain start never
+# drops the test tools), and mlx-lm on Apple Silicon.
 python_extras() {
   local extras=("$@")
   if [[ "$(uname -s)" == "Darwin" && "$(uname -m)" == "arm64" ]]; then extras+=(mac); fi
   local IFS=,
-  echo "${extras[*]}"
+  echo "${extras[*]+"${extras[*]}"}"
 }
 
 install_python() {
-  local extras
-  extras=$(python_extras "$@")
   if [[ ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
       || { say "Python 3.11 or newer is required (found $("$PYTHON" --version 2>&1))"; exit 1; }
     say "creating $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
-  local stamp
-  stamp="$("$VENV/bin/python" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest()[:16])')-${extras}"
-  if [[ "$(cat "$VENV/.installed" 2>/dev/null)" != "$stamp" ]]; then
-    say "installing Python packages${extras:+ (extras: $extras)}; the first time takes a few minutes"
+  local hash installed_hash="" installed_extras="" wanted extra
+  hash=$("$VENV/bin/python" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest()[:16])')
+  if [[ -f "$VENV/.installed" ]]; then read -r installed_hash installed_extras <"$VENV/.installed" || true; fi
+  local union=() up_to_date=true
+  [[ $installed_hash == "$hash" ]] || up_to_date=false
+  local IFS=,
+  for extra in $installed_extras $(python_extras ${@+"$@"}); do
+    has_extra "$extra" ${union[@]+"${union[@]}"} || union+=("$extra")
+    has_extra "$extra" "$installed_extras" || up_to_date=false
+  done
+  wanted="${union[*]+"${union[*]}"}"
+  unset IFS
+  if [[ $up_to_date == false ]]; then
+    say "installing Python packages${wanted:+ (extras: $wanted)}; the first time takes a few minutes"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
-    echo "$stamp" >"$VENV/.installed"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".${wanted:+[$wanted]}"
+    echo "$hash $wanted" >"$VENV/.installed"
   fi
 }
 
-setup() {
-  install_system_packages "${SYSTEM_PACKAGES[@]}"
-  install_python "$@"
-  mkdir -p logs data
+# launch.sh's questions to config.py and llm.py, so that settings (and .env) have one reader.
+helper() {
+  "$VENV/bin/python" - "$@" <<'PY'
+import shutil
+import socket
+import sys
+import time
+from urllib.parse import urlparse
+
+import config
+
+settings = config.get_settings()
+# Where launch.sh may start a server: this machine, under the names a URL can give it.
+LOCAL = {"localhost": "127.0.0.1", "127.0.0.1": "127.0.0.1", "::1": "::1"}
+
+
+def host_port(url: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    return parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def describe(health) -> str:
+    if health.ok:
+        return f"up ({health.latency_ms:.0f} ms), models: {', '.join(health.models) or 'none listed'}"
+    return f"unreachable: {health.error}"
+
+
+def show_settings() -> None:
+    """One value a line, in the order launch.sh reads them."""
+    url = settings.llm_endpoints[0] if settings.llm_endpoints else ""
+    host, port = host_port(url)
+    local = settings.llm_provider == "openai" and host in LOCAL
+    values = (settings.server_address, settings.server_port, settings.logs_dir, settings.data_dir, url,
+              "local" if local else "remote", LOCAL.get(host, host), port, settings.llm_model,
+              int(settings.llm_start_timeout_s))  # fmt: skip
+    print("\n".join(str(v) for v in values))
+
+
+def state(url: str) -> int:
+    """0: a server answers /models; 1: nothing listens; 2: something listens but does not answer."""
+    import llm
+
+    health = llm.probe(url, settings)
+    if health.ok:
+        print(f"model server at {url}: {describe(health)}")
+        return 0
+    try:
+        socket.create_connection(host_port(url), timeout=1).close()
+    except OSError:
+        return 1
+    print(f"something listens at {url} but does not list models ({health.error}); starting no server there")
+    return 2
+
+
+def last_line(log: str) -> str:
+    try:
+        with open(log, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 4096))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    # Download and loading bars redraw with \r: the last piece is what the server says now.
+    pieces = [p.strip() for p in tail.replace("\r", "\n").split("\n") if p.strip()]
+    return pieces[-1][:120] if pieces else ""
+
+
+def wait(url: str, pid: str, timeout: str, log: str, name: str) -> int:
+    """0 when the server lists its models, 1 when it died, 2 at the timeout."""
+    import psutil
+
+    import llm
+
+    started, shown, limit = time.monotonic(), -5.0, float(timeout)
+    while True:
+        elapsed = time.monotonic() - started
+        health = llm.probe(url, settings)
+        if health.ok:
+            print(f"{name} is up after {elapsed:.0f} s: {describe(health)}", flush=True)
+            return 0
+        try:
+            alive = psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            alive = False
+        if not alive:
+            print(f"{name} exited after {elapsed:.0f} s; the end of {log}:", flush=True)
+            with open(log, errors="replace") as f:
+                this_run = f.read().rsplit("\n--- ", 1)[-1]  # launch.sh heads each run with "--- "
+            print("\n".join(this_run.splitlines()[1:][-20:]))
+            return 1
+        if elapsed >= limit:
+            return 2
+        if elapsed - shown >= 5:
+            print(f"  waiting for {name} at {url}: {elapsed:.0f} of {limit:.0f} s · {last_line(log)}", flush=True)
+            shown = elapsed
+        time.sleep(1)
+
+
+def report(rest: str = "") -> None:
+    """Each endpoint once (with --rest, all but the first), and the sovereignty warning."""
+    import llm
+
+    for url in settings.llm_endpoints[1:] if rest else settings.llm_endpoints:
+        if settings.llm_provider == "openai":
+            print(f"{'model endpoint':<22}{url}: {describe(llm.probe(url, settings))}")
+        else:  # its API has no OpenAI /models; the SDK reaches it at the first question
+            print(f"{'model endpoint':<22}{url}: {settings.llm_provider} API, not checked here")
+    warning = llm.sovereignty_warning(settings.llm_provider, settings.llm_endpoints)
+    if warning:
+        print(f"WARNING: {warning}")
+
+
+def check() -> None:
+    import importlib.metadata as md
+    import platform
+
+    import database
+
+    def row(label: str, value: object) -> None:
+        print(f"{label:<22}{value}", flush=True)
+
+    row("python", f"{platform.python_version()} ({platform.machine()}, {sys.executable})")
+    for pkg in ("torch", "sentence-transformers", "onnxruntime", "lancedb", "pypdfium2", "unstructured",
+                "streamlit", "langgraph", "langchain-openai", "langchain-anthropic", "langchain-aws",
+                "mlx-lm", "vllm"):  # fmt: skip
+        try:
+            row(pkg, md.version(pkg))
+        except md.PackageNotFoundError:
+            row(pkg, "not installed")
+    row("tesseract", shutil.which("tesseract") or "not installed (scanned pages will be marked needs_ocr)")
+    row("app", f"http://{settings.server_address}:{settings.server_port}")
+    row("model", f"{settings.llm_model} ({settings.llm_provider})")
+    report()
+    row("embed model", f"{settings.embed_model} <- {database.resolve_model_path(settings.embed_model)[1]}")
+    started = time.perf_counter()
+    index = database.AuditIndex()
+    stats = index.stats()  # loads the embedding model: the table's schema follows its dimension
+    embedder = index.embedder
+    row("", f"loaded in {time.perf_counter() - started:.1f} s ({embedder.backend}, {embedder.device})")
+    row("index", f"{settings.db_uri}: {stats}")
+    if "://" not in settings.db_uri:
+        row("free disk", f"{shutil.disk_usage(settings.db_uri).free / 1e9:.1f} GB")
+
+
+commands = {"settings": show_settings, "state": state, "wait": wait, "report": report, "check": check}
+try:
+    sys.exit(commands[sys.argv[1]](*sys.argv[2:]))
+except KeyboardInterrupt:  # Ctrl-C: launch.sh's trap says what it stops; no traceback
+    sys.exit(130)
+PY
 }
 
-check() {
-  "$VENV/bin/python" - <<'PY'
-import platform, shutil, importlib.metadata as md
-import config, database
-s = config.get_settings()
-print(f"python        {platform.python_version()} ({platform.machine()})")
-for pkg in ("torch", "sentence-transformers", "lancedb", "pypdfium2", "unstructured", "streamlit"):
-    print(f"{pkg:<13} {md.version(pkg)}")
-print(f"tesseract     {shutil.which('tesseract') or 'not installed (scanned pages will be marked needs_ocr)'}")
-print(f"embed model   {s.embed_model} <- {database.resolve_model_path(s.embed_model)[1]}")
-index = database.AuditIndex()
-print(f"index         {s.db_uri}: {index.stats()}")
-if "://" not in s.db_uri:
-    free = shutil.disk_usage(s.db_uri).free / 1e9
-    print(f"free disk     {free:.1f} GB")
-PY
+read_settings() {
+  local values
+  values=$(helper settings)
+  {
+    read -r ADDRESS
+    read -r PORT
+    read -r LOGS_DIR
+    read -r DATA_DIR
+    read -r LLM_URL
+    read -r LLM_WHERE
+    read -r LLM_HOST
+    read -r LLM_PORT
+    read -r LLM_MODEL
+    read -r LLM_START_TIMEOUT
+  } <<<"$values"
+}
+
+setup() {
+  local packages=("${SYSTEM_PACKAGES[@]}")
+  if has_extra dev ${@+"$@"}; then packages+=("${TEST_PACKAGES[@]}"); fi
+  install_system_packages "${packages[@]}"
+  install_python ${@+"$@"}
+  read_settings
+  mkdir -p "$LOGS_DIR" "$DATA_DIR"
+}
+
+# Run a command in the background in its own process group (job control on, for that fork
+# only), so that stopping it stops its children too; remember the group as one this script owns.
+start() {
+  local log=$1
+  shift
+  set -m
+  if [[ -n $log ]]; then "$@" </dev/null >>"$log" 2>&1 & else "$@" </dev/null & fi
+  STARTED_PID=$!
+  set +m
+  STARTED+=("$STARTED_PID")
+}
+
+stop_started() {
+  local status=$? pgid
+  trap - INT TERM EXIT
+  if [[ -n $WAITER_PID ]]; then kill -TERM -- "-$WAITER_PID" 2>/dev/null || true; fi
+  [[ ${#STARTED[@]} -eq 0 ]] && exit "$status"
+  say "stopping what this script started"
+  for pgid in "${STARTED[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
+  for _ in {1..100}; do
+    local running=false
+    for pgid in "${STARTED[@]}"; do kill -0 -- "-$pgid" 2>/dev/null && running=true; done
+    [[ $running == false ]] && break
+    sleep 0.1
+  done
+  for pgid in "${STARTED[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null || true; done
+  exit "$status"
+}
+
+no_model_server() {
+  say "no model server at $LLM_URL, and none can be started here: $1"
+  say "the app runs in evidence-only mode (search works; answers need a model). To add one:"
+  say "  a server elsewhere:  AUDITOR_LLM_ENDPOINT=http://HOST:8000/v1 AUDITOR_LLM_MODEL=NAME ./launch.sh"
+  say "  a hosted API:        see \"Backends\" in README.md (OpenAI, Azure OpenAI, Anthropic, Bedrock)"
+}
+
+python_with_vllm() {
+  local python
+  for python in "$VENV/bin/python" "$PYTHON"; do
+    if "$python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("vllm") is None)' 2>/dev/null; then
+      echo "$python"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# A local endpoint with nothing listening: start the server this machine can run, and wait for it.
+start_model_server() {
+  local name command=() python
+  if [[ "$(uname -s)" == "Darwin" && "$(uname -m)" == "arm64" ]]; then
+    [[ -x "$VENV/bin/mlx_lm.server" ]] || { no_model_server "mlx_lm.server is not in $VENV"; return 0; }
+    name=mlx_lm.server
+    command=("$VENV/bin/mlx_lm.server" --model "$LLM_MODEL" --host "$LLM_HOST" --port "$LLM_PORT")
+  elif [[ "$(uname -s)" == "Linux" ]] && command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    python=$(python_with_vllm) || {
+      no_model_server "this machine has an NVIDIA GPU but no vLLM (install it: $VENV/bin/pip install vllm)"
+      return 0
+    }
+    name=vLLM
+    command=("$python" -m vllm.entrypoints.openai.api_server --model "$LLM_MODEL" --host "$LLM_HOST" --port "$LLM_PORT")
+  else
+    no_model_server "mlx_lm.server needs Apple Silicon, vLLM an NVIDIA GPU"
+    return 0
+  fi
+  local log="$LOGS_DIR/llm_server.log"
+  say "starting $name for $LLM_MODEL on $LLM_HOST:$LLM_PORT (output in $log)"
+  printf '\n--- %s: %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "${command[*]}" >>"$log"
+  start "$log" "${command[@]}"
+  # In the background, because bash runs a signal's trap only once a foreground command ends;
+  # in a process group of its own, so that stopping it reaches the python under the subshell.
+  set -m
+  helper wait "$LLM_URL" "$STARTED_PID" "$LLM_START_TIMEOUT" "$log" "$name" &
+  WAITER_PID=$!
+  set +m
+  local code=0
+  wait "$WAITER_PID" || code=$?
+  WAITER_PID=
+  case $code in
+    0) ;;
+    1) say "$name did not start; the app runs in evidence-only mode (see $log)" ;;
+    *) say "$name is not ready after $LLM_START_TIMEOUT s (AUDITOR_LLM_START_TIMEOUT_S); the app starts" \
+         "in evidence-only mode and uses the model once it answers" ;;
+  esac
+}
+
+run() {
+  # The started servers sit in process groups of their own, out of the terminal's reach:
+  # Ctrl-C comes to this script, whose exit trap stops them.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap stop_started EXIT
+  if [[ $LLM_WHERE == local ]]; then
+    local code=0
+    helper state "$LLM_URL" || code=$?
+    if [[ $code -eq 1 ]]; then start_model_server; fi
+    helper report --rest
+  else
+    helper report
+  fi
+  say "starting the app on http://$ADDRESS:$PORT"
+  start "" "$VENV/bin/streamlit" run app.py --server.address "$ADDRESS" --server.port "$PORT" \
+    --server.headless true --browser.gatherUsageStats false
+  wait "$STARTED_PID"
 }
 
 extras=()
@@ -99,19 +390,15 @@ while [[ $# -gt 0 ]]; do
     --setup) mode=setup ;;
     --check) mode=check ;;
     --extras) extras+=("$2"); shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) say "unknown option $1"; exit 2 ;;
   esac
   shift
 done
 
-setup "${extras[@]}"
+setup ${extras[@]+"${extras[@]}"}
 case "$mode" in
   setup) say "set-up complete" ;;
-  check) check ;;
-  run)
-    say "starting the app on http://$ADDRESS:$PORT"
-    exec "$VENV/bin/streamlit" run app.py --server.address "$ADDRESS" --server.port "$PORT" \
-      --server.headless true --browser.gatherUsageStats false
-    ;;
+  check) helper check ;;
+  run) run ;;
 esac
