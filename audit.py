@@ -547,9 +547,10 @@ class Replay:
 def replay(ref: str, index=None, path: str | Path | None = None) -> Replay:
     """Re-run an answer's searches against its tagged table version.
 
-    The searches are the question with the record's `filters`, then each reflection that
-    names a `query`, with its own `filters`; each uses the record's `k` and `search_mode`.
-    `filters` must be the filter each search ran with (`SearchResult.filters`).
+    The searches are the record's `searches` ({"query", "filters"} each, the filters a search
+    ran with: `SearchResult.filters`), or without them the question with the record's
+    `filters`, then each reflection that names a `query`, with its `filters`. Each uses the
+    record's `k` and `search_mode`; the chunks are compared as one list, in order, deduplicated.
     """
     import database
 
@@ -558,11 +559,8 @@ def replay(ref: str, index=None, path: str | Path | None = None) -> Replay:
         raise ValueError(f"{ref} is a {record.get('kind')} record, not an answer")
     tag = version_tag(record["table_version"])
     pinned = (index or database.AuditIndex()).pinned(tag)
-    queries = [(record["question"], record.get("filters") or {})] + [
-        (r["query"], r.get("filters") or {}) for r in record.get("reflections") or [] if r.get("query")
-    ]
     searches, replayed = [], []
-    for query, filters in queries:
+    for query, filters in _searches_of(record):
         result = pinned.search(
             query, k=record.get("k"), filters=filters, mode=record.get("search_mode", "hybrid")
         )
@@ -571,6 +569,15 @@ def replay(ref: str, index=None, path: str | Path | None = None) -> Replay:
         replayed.extend(i for i in ids if i not in replayed)
     original = list(dict.fromkeys(r["chunk_id"] for r in record.get("retrieved") or []))
     return Replay(record["id"], tag, searches, original, replayed)
+
+
+def _searches_of(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    if record.get("searches"):
+        return [(s["query"], s.get("filters") or {}) for s in record["searches"]]
+    reflections = record.get("reflections") or []
+    return [(record["question"], record.get("filters") or {})] + [
+        (r["query"], r.get("filters") or {}) for r in reflections if r.get("query")
+    ]
 
 
 # --------------------------------------------------------------------------- export

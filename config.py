@@ -117,7 +117,9 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=1024, description="Longest answer, in tokens.")
     llm_connect_timeout_s: float = Field(default=3.0, description="Time to open a connection.")
     llm_read_timeout_s: float = Field(default=120.0, description="Longest silence while reading a reply.")
-    llm_max_retries: int = Field(default=2, description="Retries per endpoint after 429, 5xx or a cut stream.")
+    llm_max_retries: int = Field(
+        default=2, description="Retries per endpoint after 429, 5xx or a cut stream."
+    )
     llm_backoff_s: float = Field(default=0.5, description="First retry delay; doubles, with jitter.")
     llm_retry_budget_s: float = Field(default=30.0, description="Time one call may spend on retries.")
     llm_breaker_threshold: int = Field(default=3, description="Failures that open an endpoint's breaker.")

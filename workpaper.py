@@ -186,6 +186,10 @@ def _retrieved(record: dict[str, Any]) -> list[list[str]]:
     ]  # fmt: skip
 
 
+def _box(citation: dict[str, Any]) -> str:
+    return json.dumps([round(float(v), 1) for v in citation.get("bbox") or []])
+
+
 def _png_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
@@ -235,7 +239,7 @@ def _html_citation(citation: dict[str, Any], snap: bytes | str | None) -> str:
     page = int(citation.get("page", 0)) + 1
     head = (f"<h3>[{e(str(citation['n']))}] {e(citation.get('doc_name', ''))}, page {page}</h3>"
             f"<p class='hash'>sha256 {e(citation.get('doc_sha256', ''))}"
-            f" · box {e(json.dumps(citation.get('bbox')))} pt · chunk {e(citation.get('chunk_id', ''))}</p>"
+            f" · box {e(_box(citation))} pt · chunk {e(citation.get('chunk_id', ''))}</p>"
             f"<blockquote>{e(citation.get('quote', ''))}</blockquote>")  # fmt: skip
     if isinstance(snap, bytes):
         alt = f"page {page} of {citation.get('doc_name', '')}, box highlighted"
@@ -297,7 +301,7 @@ def _md_citation(citation: dict[str, Any], snap: bytes | str | None, image_dir: 
     lines = [
         f"### \\[{n}\\] {md_escape(citation.get('doc_name', ''))}, page {page}",
         "",
-        f"sha256 `{md_escape(citation.get('doc_sha256', ''))}` · box {json.dumps(citation.get('bbox'))} pt"
+        f"sha256 `{md_escape(citation.get('doc_sha256', ''))}` · box {md_escape(_box(citation))} pt"
         f" · chunk `{md_escape(citation.get('chunk_id', ''))}`",
         "",
         *[f"> {md_escape(line)}" for line in str(citation.get("quote", "")).splitlines() or [""]],

@@ -409,3 +409,18 @@ def test_replay_includes_the_searches_of_reflections(ulta_index, tmp_path):
     replayed = audit.replay(stored["id"], ulta_index, path)
     assert [s["query"] for s in replayed.searches] == [asked, again]
     assert replayed.same
+
+
+def test_replay_runs_the_searches_a_record_lists_as_they_ran(ulta_index, tmp_path):
+    path = tmp_path / "audit.jsonl"
+    rewritten = "diluted earnings per share fourth quarter"  # the agent searched for this, not the question
+    result = ulta_index.search(rewritten, k=4, filters={"doc_name": ULTA.name})
+    audit.tag_version(ulta_index, result.table_version, result.documents_version)
+    searches = [{"query": rewritten, "filters": result.filters}]
+    stored = audit.append(
+        answer_record("What did Ulta earn per share?", result, k=4, searches=searches), path
+    )
+
+    replayed = audit.replay(stored["id"], ulta_index, path)
+    assert [s["query"] for s in replayed.searches] == [rewritten]
+    assert replayed.same and replayed.same_order
