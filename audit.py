@@ -12,7 +12,8 @@ in the chain), ``prev_hash`` (the previous record's hash; 64 zeros for the first
 ``json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``. The line is
 exactly those canonical bytes with ``,"hash":"..."`` added before the closing brace, so
 `verify` checks a record by hashing its own bytes: any changed byte shows, and no
-re-serialisation can disagree with the writer.
+re-serialisation can disagree with the writer. ``seq`` lets `verify` tell a deleted record
+from reordered ones, and lets an append check the log against its head from the last line.
 
 Appends. Writers hold an exclusive ``flock`` on the log (it serialises threads as well as
 processes: each append opens its own descriptor). The line goes out in one ``write()``
@@ -336,9 +337,12 @@ class VerifyReport:
 def verify(path: str | Path | None = None, use_head: bool = True) -> VerifyReport:
     """Walk the chain from the first record; compare its end with the head.
 
-    Holds a shared lock while reading, so appends wait (about a second per 50,000 records).
+    Holds a shared lock while reading, so appends wait (about 2 s per 100,000 records).
     """
     log_file = log_path(path)
+    if not log_file.exists() and use_head and (head := read_head(log_file)) and head.count:
+        return VerifyReport(log_file, 0, False, "truncated", 1, "", f"the log is gone; its head records "
+                            f"{head.count} records", head=head)  # fmt: skip
     with open(log_file, "rb") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
         head = read_head(log_file) if use_head else None
@@ -558,7 +562,12 @@ def replay(ref: str, index=None, path: str | Path | None = None) -> Replay:
     if record.get("kind") != "answer":
         raise ValueError(f"{ref} is a {record.get('kind')} record, not an answer")
     tag = version_tag(record["table_version"])
-    pinned = (index or database.AuditIndex()).pinned(tag)
+    index = index or database.AuditIndex()
+    if tag not in index.chunks.tags.list():
+        raise KeyError(
+            f"the index has no tag {tag}: the answer's version was never tagged (audit.tag_version)"
+        )
+    pinned = index.pinned(tag)
     searches, replayed = [], []
     for query, filters in _searches_of(record):
         result = pinned.search(

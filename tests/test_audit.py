@@ -126,6 +126,15 @@ def test_an_empty_log_is_intact_and_a_missing_one_is_an_error(tmp_path, capsys):
     assert "0 records, chain intact" in capsys.readouterr().out
 
 
+def test_a_deleted_log_is_a_truncation_when_its_head_remains(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    audit.append(question(1), path)
+    path.unlink()
+    assert audit.verify(path).kind == "truncated"
+    with pytest.raises(audit.AuditIntegrityError):
+        audit.append(question(2), path)
+
+
 def test_a_copy_without_its_head_is_checked_only_with_no_head(tmp_path):
     path = tmp_path / "audit.jsonl"
     for n in range(3):
@@ -388,6 +397,14 @@ def test_replay_returns_the_original_chunks_after_new_filings_cleanup_and_deleti
     monkeypatch.setattr(database, "get_embedder", lambda name=None: index.embedder)
     assert audit.main(["replay", record["id"], "--log", str(path)]) == 0
     assert "same chunks, same order" in capsys.readouterr().out
+
+
+def test_replay_of_an_untagged_version_says_so(ulta_index, tmp_path):
+    path = tmp_path / "audit.jsonl"
+    result = ulta_index.search("net sales", k=3, filters={})
+    stored = audit.append(answer_record("net sales?", result, table_version=10_000), path)
+    with pytest.raises(KeyError, match="no tag audit-v10000"):
+        audit.replay(stored["id"], ulta_index, path)
 
 
 def test_replay_includes_the_searches_of_reflections(ulta_index, tmp_path):
