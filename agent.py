@@ -37,6 +37,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError
 
+import audit
 import config
 import database
 import llm
@@ -99,6 +100,7 @@ class SearchRecord(BaseModel):
     relaxed: list[str] = []
     hits: int
     table_version: int | None = None
+    documents_version: int | None = None
     ms: float
 
 
@@ -140,6 +142,7 @@ class AuditResult(BaseModel):
     verification: Verification
     warnings: list[str] = []
     searches: list[SearchRecord] = []
+    retrieved: list[dict[str, Any]] = Field(default_factory=list, description="Every hit, deduplicated.")
     grades: list[dict[str, Any]] = []
     reflections: list[Reflection] = []
     filters: dict[str, Any] | None = None
@@ -148,6 +151,9 @@ class AuditResult(BaseModel):
     provider: str
     prompt_profile: str
     table_version: int | None = None
+    documents_version: int | None = None
+    audit_id: str = Field(default="", description="The answer's record in the audit trail.")
+    audit_hash: str = Field(default="", description="That record's SHA-256, for sign-off and export.")
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds per node.")
     total_s: float = 0.0
     llm_calls: int = 0
@@ -186,6 +192,8 @@ class AgentState:
     """The grader gave no usable reply: the retrieval order stands in for its judgement."""
     searches: Annotated[list[SearchRecord], operator.add] = field(default_factory=list)
     """Every search made: query, filters, hits, index version."""
+    retrieved: Annotated[list[dict[str, Any]], operator.add] = field(default_factory=list)
+    """Every hit of every search, in rank order: chunk id, document sha256 and name, page."""
     grades: Annotated[list[dict[str, Any]], operator.add] = field(default_factory=list)
     """Every grading verdict: chunk id and whether it was kept."""
     reflections: Annotated[list[Reflection], operator.add] = field(default_factory=list)
@@ -331,12 +339,16 @@ def retrieve(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
     result = ctx.index.search(query, k=ctx.settings.agent_k, filters=filters)
     record = SearchRecord(
         query=query, filters=result.filters, derived=result.filters_derived, relaxed=result.relaxed,
-        hits=len(result.hits), table_version=result.table_version, ms=round(result.seconds * 1000, 1),
+        hits=len(result.hits), table_version=result.table_version,
+        documents_version=result.documents_version, ms=round(result.seconds * 1000, 1),
     )  # fmt: skip
+    hits = [{"chunk_id": h.chunk_id, "doc_sha256": h.doc_sha256, "doc_name": h.doc_name, "page": h.page}
+            for h in result.hits]  # fmt: skip
     seen = set(state.graded_ids)
     fresh = [Evidence.of(h, len(state.searches)) for h in result.hits if h.chunk_id not in seen]
     return {
-        "candidates": fresh, "searches": [record], "search_filters": result.filters, "query": query,
+        "candidates": fresh, "searches": [record], "retrieved": hits, "search_filters": result.filters,
+        "query": query,
         **_timed(ctx, "retrieve", started, f"{len(result.hits)} hits, {len(fresh)} new"),
     }  # fmt: skip
 
@@ -651,6 +663,7 @@ def stream(
         result = error_result(ctx, question, filters, exc)
     result.total_s, result.started_at = time.perf_counter() - started, started_at
     result.user = user or _os_user()
+    record(result, ctx.index)
     _log_result(result)
     yield Event("result", result=result)
 
@@ -680,7 +693,9 @@ def build_result(
         verification=verification, warnings=warnings, searches=searches, grades=state.get("grades", []),
         reflections=state.get("reflections", []), filters=filters, model=ctx.pool.model,
         endpoint=ctx.pool.endpoint, provider=ctx.pool.provider, prompt_profile=ctx.profile.name,
-        table_version=searches[-1].table_version if searches else None, timings=timings,
+        table_version=searches[-1].table_version if searches else None,
+        documents_version=searches[-1].documents_version if searches else None, timings=timings,
+        retrieved=list({r["chunk_id"]: r for r in state.get("retrieved", [])}.values()),
         llm_calls=sum(1 for c in calls if not c["skipped"]),
         llm_failures=sum(1 for c in calls if not c["ok"] and not c["skipped"]),
         calls=[ModelCall(**c) for c in calls],
@@ -698,6 +713,53 @@ def error_result(ctx: Context, question: str, filters: dict[str, Any] | None, ex
         model=ctx.pool.model, endpoint=ctx.pool.endpoint, provider=ctx.pool.provider,
         prompt_profile=ctx.profile.name,
     )  # fmt: skip
+
+
+def record(result: AuditResult, index: database.AuditIndex) -> None:
+    """Append the answer to the audit trail, tagging the index version it used so it can be replayed."""
+    try:
+        if result.table_version is not None:
+            _tag_once(index, result.table_version, result.documents_version)
+        stored = audit.append(audit_record(result))
+        result.audit_id, result.audit_hash = stored["id"], stored["hash"]
+    except Exception as exc:  # the answer stands, but nobody may miss that it is unrecorded
+        log.exception("audit append failed", extra={"fields": {"question_id": result.question_id}})
+        result.warnings.append(f"This answer is NOT in the audit trail: {type(exc).__name__}: {exc}")
+
+
+_TAGGED: set[tuple[str, int, int | None]] = set()
+
+
+def _tag_once(index: database.AuditIndex, version: int, documents_version: int | None) -> None:
+    key = (index.uri, version, documents_version)
+    if key not in _TAGGED:
+        audit.tag_version(index, version, documents_version)
+        _TAGGED.add(key)
+
+
+def audit_record(result: AuditResult) -> dict[str, Any]:
+    """The audit trail's record of an answer: what was asked, seen, said and checked."""
+    citations = [
+        {"n": c.n, "doc_name": c.doc_name, "doc_sha256": c.doc_sha256, "page": c.page, "bbox": c.bbox,
+         "page_width": c.page_width, "page_height": c.page_height, "chunk_id": c.chunk_id, "quote": c.text}
+        for c in result.citations
+    ]  # fmt: skip
+    errors = [f"{c.node} {c.endpoint}: {c.error}" for c in result.calls if c.error and not c.skipped]
+    return {
+        "kind": "answer", "question_id": result.question_id, "user": result.user,
+        "question": result.question, "filters": result.filters, "retrieved": result.retrieved,
+        "grades": result.grades, "reflections": [r.model_dump() for r in result.reflections],
+        "searches": [{"query": s.query, "filters": s.filters} for s in result.searches],
+        "answer": result.answer, "mode": result.mode, "complete": result.complete,
+        "citations": citations, "verification": result.verification.model_dump(),
+        "warnings": result.warnings, "model": result.model, "endpoint": result.endpoint,
+        "provider": result.provider, "prompt_profile": result.prompt_profile,
+        "prompt_hashes": result.prompt_hashes, "table_version": result.table_version,
+        "documents_version": result.documents_version, "search_mode": "hybrid",
+        "k": config.get_settings().agent_k, "latency_s": round(result.total_s, 4),
+        "timings": result.timings, "usage": result.usage.model_dump(), "llm_calls": result.llm_calls,
+        "errors": errors + ([result.answer or result.warnings[-1]] if result.mode == "error" else []),
+    }  # fmt: skip
 
 
 def _privacy_warnings(pool: llm.LLMPool) -> list[str]:

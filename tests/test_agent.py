@@ -378,3 +378,29 @@ def test_the_cli_streams_the_answer_then_lists_citations(server, isolated_settin
                              capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)  # fmt: skip
     result = json.loads(as_json.stdout)
     assert result["mode"] == "answered" and result["citations"][0]["doc_name"] == ULTA.name
+
+
+# --------------------------------------------------------------------------- the audit trail
+
+
+def test_every_answer_is_recorded_in_the_audit_trail(server, ulta_index):
+    import audit
+
+    server.responder = model(grader_keeping(NET_SALES), net_sales_answer)
+    result, _ = run(QUESTION, ulta_index)
+    stored = audit.find(result.audit_id)
+    assert stored["hash"] == result.audit_hash and stored["kind"] == "answer"
+    assert stored["question"] == QUESTION and stored["answer"] == result.answer
+    assert stored["citations"][0]["page"] == result.citations[0].page
+    assert stored["table_version"] == ulta_index.version() and len(stored["prompt_hashes"]) == 2
+    assert {r["chunk_id"] for r in stored["retrieved"]} >= {c.chunk_id for c in result.citations}
+    assert audit.verify().ok
+
+
+def test_a_recorded_answer_replays_to_the_same_chunks(server, ulta_index):
+    import audit
+
+    server.responder = model(grader_keeping(NET_SALES), net_sales_answer)
+    result, _ = run(QUESTION, ulta_index)
+    replayed = audit.replay(result.audit_id, index=ulta_index)
+    assert replayed.same and replayed.original
