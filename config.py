@@ -48,6 +48,10 @@ class Settings(BaseSettings):
         description="LanceDB database: a local folder, or an s3:// or gs:// URI passed through as is.",
     )
     data_dir: Path = Field(default=PROJECT_DIR / "data", description="Uploads and local state.")
+    sample_filing: Path = Field(
+        default=PROJECT_DIR / "tests" / "data" / "ULTABEAUTY_2023Q4_EARNINGS.pdf",
+        description="The filing an empty index offers to ingest in one click.",
+    )
     logs_dir: Path = Field(default=PROJECT_DIR / "logs", description="JSON-lines logs.")
     log_max_mb: int = Field(default=20, description="Size at which a log file is rotated.")
 

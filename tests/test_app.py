@@ -1,28 +1,203 @@
-"""The browser workbench, driven like a user with Streamlit's AppTest."""
+"""The browser workbench, driven like a user with Streamlit's AppTest.
+
+The app runs in-process against a real index and the real agent; the model behind it is
+the OpenAI-protocol test server.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
 from conftest import ULTA
+from fake_llm import FakeLLM, dead_url
 from streamlit.testing.v1 import AppTest
+from test_agent import NET_SALES, grader_keeping, model, net_sales_answer, number_of
+
+import audit
+import database
+import ingest
+import llm
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
+QUESTION = "What were Ulta Beauty's net sales in the fourth quarter of fiscal 2022?"
 
 
-def test_an_empty_index_tells_a_new_user_what_to_do():
-    at = AppTest.from_file(APP, default_timeout=120).run()
+@pytest.fixture
+def server(set_env):
+    with FakeLLM() as fake:
+        set_env(llm_endpoint=fake.url, llm_connect_timeout_s=1, llm_read_timeout_s=3)
+        llm.reset_breakers()
+        fake.responder = model(grader_keeping(NET_SALES), net_sales_answer)
+        yield fake
+
+
+@pytest.fixture
+def ulta(isolated_settings):
+    """The settings' own database, holding the Ulta Beauty earnings release."""
+    ingest.ingest_paths([ULTA], show_progress=False)
+
+
+def start() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+def ask(at: AppTest, question: str = QUESTION) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def wait_for_documents(count: int, timeout: float = 120) -> list[dict]:
+    index = database.AuditIndex()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        docs = index.list_documents()
+        if len(docs) >= count:
+            return docs
+        time.sleep(0.5)
+    raise AssertionError("the background ingestion did not finish")
+
+
+def texts(at: AppTest) -> str:
+    elements = [*at.subheader, *at.markdown, *at.caption, *at.warning, *at.error, *at.info, *at.success]
+    return "\n".join(e.value for e in elements)
+
+
+# --------------------------------------------------------------------------- first start
+
+
+def test_an_empty_index_offers_the_sample_filing_in_one_click(server):
+    at = start()
     assert not at.exception
     assert any("index is empty" in info.value for info in at.info)
+    next(b for b in at.button if "sample filing" in b.label).click().run()
+    docs = wait_for_documents(1)
+    assert docs[0]["filename"] == ULTA.name and docs[0]["status"] == "ok"
 
 
-def test_search_shows_evidence_with_filing_and_page(isolated_settings):
-    import ingest
+def test_the_sidebar_shows_endpoint_health_and_the_index(server, ulta):
+    at = start()
+    port = server.url.split(":")[-1].split("/")[0]
+    assert any(port in s.value and "answers in" in s.value for s in at.sidebar.success)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "1 filings" in captions and "all-MiniLM-L6-v2" in captions and "version" in captions
 
-    ingest.ingest_paths([ULTA], show_progress=False)
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.chat_input[0].set_value("Ulta Beauty net sales fourth quarter").run()
+
+# --------------------------------------------------------------------------- asking
+
+
+def test_a_question_gets_a_cited_verified_answer(server, ulta):
+    at = ask(start())
+    shown = texts(at)
+    assert "Net sales in the fourth quarter of fiscal 2022 were" in shown
+    assert "✅ Verified" in shown and "answered · 2 model calls" in shown
+    assert at.pills[0].label == "Sources" and at.pills[0].options
+    assert ULTA.name.replace("_", "\\_") in shown  # the first citation opens beside the answer
+    assert len(at.get("image")) == 1
+
+
+def test_opening_a_citation_shows_its_page_and_quote(server, ulta):
+    at = ask(start())
+    n = int(at.pills[0].options[0].split("]")[0].strip("["))
+    at.pills[0].set_value(n).run()
     assert not at.exception
-    titles = [e.label for e in at.expander]
-    assert titles and all(t.startswith("[") and "ULTABEAUTY_2023Q4_EARNINGS.pdf · page" in t for t in titles)
-    assert any("derived from the question" in c.value for c in at.caption)
+    page_caption = next(c.value for c in at.caption if "page " in c.value and " of " in c.value)
+    assert "earnings release" in page_caption and "sha256" in page_caption
+    assert any(NET_SALES in t.value for t in at.text) and len(at.get("image")) == 1
+    assert at.session_state.view["n"] == n
+
+
+def test_stepping_to_the_next_page(server, ulta):
+    at = ask(start())
+    page = at.session_state.view["page"]
+    next(b for b in at.button if "Next page" in b.label).click().run()
+    assert at.session_state.view["page"] == page + 1 and len(at.get("image")) == 1
+
+
+def test_with_no_model_the_app_gives_evidence_only(set_env, ulta):
+    set_env(llm_endpoint=dead_url(), llm_connect_timeout_s=1)
+    llm.reset_breakers()
+    at = start()
+    assert any("evidence-only" in w.value for w in at.sidebar.warning)
+    at = ask(at)
+    assert any("Evidence-only mode" in w.value for w in at.warning)
+    assert at.pills[0].options  # the ranked passages can still be opened
+
+
+def test_model_text_is_shown_literally_never_as_markup(server, ulta):
+    server.responder = model(
+        grader_keeping(NET_SALES),
+        lambda r: (
+            f'Sales ![x](http://203.0.113.9/p.png) <img src="x"> $1 and $2 [{number_of(r, NET_SALES)}].'
+        ),
+    )
+    at = ask(start())
+    answer = next(m.value for m in at.markdown if "Sales" in m.value)
+    assert "\\!\\[x\\]" in answer and "<img" not in answer and "\\$1" in answer
+
+
+# --------------------------------------------------------------------------- the audit trail from the UI
+
+
+def test_an_answer_can_be_signed_off_and_rated(server, ulta):
+    at = ask(start())
+    at.text_input(key="comment-0").set_value("Matches the 8-K").run()
+    at.selectbox(key="verdict-0").set_value("approved").run()
+    at.button(key="signoff-0").click().run()
+    assert not at.exception
+    answer_hash = at.session_state.history[0]["result"].audit_hash
+    signed = audit.signoff_state(answer_hash)
+    assert signed["verdict"] == "approved" and signed["comment"] == "Matches the 8-K"
+    assert any("Sign-off: approved" in c.value for c in at.caption)
+    at.feedback(key="rating-0").set_value(1).run()
+    at.button(key="send-0").click().run()
+    kinds = [r["kind"] for r in audit.records()]
+    assert kinds == ["answer", "signoff", "feedback"] and audit.verify().ok
+
+
+# --------------------------------------------------------------------------- the library
+
+
+def test_uploaded_filings_are_ingested_in_the_background_under_generated_names(server, isolated_settings):
+    at = start()
+    at.file_uploader[0].set_value(("Q4 report; DROP TABLE.pdf", ULTA.read_bytes(), "application/pdf")).run()
+    next(b for b in at.button if b.label == "Ingest 1 file(s)").click().run()
+    assert not at.exception
+    [doc] = wait_for_documents(1)
+    assert doc["filename"] == "Q4 report; DROP TABLE.pdf" and doc["status"] == "ok"
+    stored = Path(doc["path"])
+    assert stored.parent == isolated_settings / "data" / "uploads" and len(stored.stem) == 32
+    at.run()
+    assert at.dataframe[0].value["file"].tolist() == ["Q4 report; DROP TABLE.pdf"]
+
+
+def test_a_bad_upload_fails_alone_with_its_reason(server, ulta):
+    at = start()
+    at.file_uploader[0].set_value(("notes.pdf", b"this is not a PDF", "application/pdf")).run()
+    next(b for b in at.button if b.label == "Ingest 1 file(s)").click().run()
+    docs = wait_for_documents(2)
+    failed = next(d for d in docs if d["filename"] == "notes.pdf")
+    assert failed["status"] == "failed" and "not a PDF" in failed["error"]
+    assert {d["status"] for d in docs if d["filename"] == ULTA.name} == {"ok"}
+
+
+def test_metadata_can_be_corrected(server, ulta):
+    at = start()
+    form_inputs = {t.label: t for t in at.text_input}
+    form_inputs["Company"].set_value("Ulta Beauty, Inc.")
+    form_inputs["Ticker"].set_value("ULTA")
+    next(b for b in at.button if b.label == "Save metadata").click().run()
+    assert not at.exception
+    [doc] = database.AuditIndex().list_documents()
+    assert doc["company"] == "Ulta Beauty, Inc." and doc["ticker"] == "ULTA"
+
+
+def test_a_filing_can_be_deleted(server, ulta):
+    at = start()
+    at.checkbox(key="confirm-delete").check().run()
+    next(b for b in at.button if b.label == "Delete filing").click().run()
+    assert not at.exception
+    assert database.AuditIndex().list_documents() == []
+    assert any("index is empty" in info.value for info in at.info)
