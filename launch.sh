@@ -63,8 +63,7 @@ install_system_packages() {
     "${missing[@]}" >/dev/null
 }
 
-# The extras to install: those asked for, those installed before (so a plain start never
-# drops the test tools), and mlx-lm on Apple Silicon.
+# The extras asked for, and mlx-lm on Apple Silicon, comma-separated.
 python_extras() {
   local extras=("$@")
   if [[ "$(uname -s)" == "Darwin" && "$(uname -m)" == "arm64" ]]; then extras+=(mac); fi
@@ -82,6 +81,7 @@ install_python() {
   local hash installed_hash="" installed_extras="" wanted extra
   hash=$("$VENV/bin/python" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest()[:16])')
   if [[ -f "$VENV/.installed" ]]; then read -r installed_hash installed_extras <"$VENV/.installed" || true; fi
+  # Extras installed before are kept, so that a plain start never drops the test tools.
   local union=() up_to_date=true
   [[ $installed_hash == "$hash" ]] || up_to_date=false
   local IFS=,
