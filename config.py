@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     )
     skip_boilerplate: bool = Field(
         default=True,
-        description="Do not embed table-of-contents, signature and exhibit-index pages.",
+        description="Leave pages that are only a table of contents, an exhibit index, signatures or "
+        "certifications out of the index: parsed and counted, never embedded.",
     )
     ocr: bool = Field(default=True, description="OCR image-only pages with tesseract when present.")
     ocr_dpi: int = Field(default=200, description="Render resolution for OCR.")

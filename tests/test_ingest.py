@@ -413,3 +413,63 @@ def test_hi_res_elements_become_table_and_text_chunks(embedder):
     assert not any("RUNNING HEADER" in c.text for c in chunks)
     # Pages hi_res left empty keep their layout blocks.
     assert any("$3,226.8" in c.text for c in chunks if c.page == 0)
+
+
+# ----------------------------------------------------------------- boilerplate pages
+
+
+def _gap(label: str, page: str) -> str:
+    """A contents line: the page number far to the right, as a separate column."""
+    return f"{label}{' ' * 40}{page}"
+
+
+TEN_K_PAGES = [
+    ["FORM 10-K", "ACME WIDGETS INC.", "(Exact name of registrant as specified in its charter)",
+     "For the fiscal year ended December 31, 2021"],
+    ["TABLE OF CONTENTS", _gap("Item 1. Business", "3"), _gap("Item 1A. Risk Factors", "5"),
+     _gap("Item 7. Management's Discussion and Analysis", "9"), _gap("Item 8. Financial Statements", "14"),
+     _gap("Signatures", "40")],
+    ["Item 7. Management's Discussion and Analysis",
+     "Revenue grew 12% to $4.5 million; the credit agreement is filed as Exhibit 10.1.",
+     "/s/ was how the old ledger marked a signed invoice, the CFO noted."],
+    ["EXHIBIT INDEX", "Exhibit No. Description",
+     "3.1 Restated Certificate of Incorporation (incorporated by reference to Exhibit 3.1 to Form 10-K)",
+     "10.1 Credit Agreement (incorporated by reference to Exhibit 10.1 to Form 8-K)",
+     "10.2 Employment Agreement with Jane Doe (incorporated by reference to Form 10-Q)",
+     "21.1 Subsidiaries of the Registrant (filed herewith)",
+     "31.1 Certification of the Chief Executive Officer (filed herewith)"],
+    ["SIGNATURES", "Pursuant to the requirements of Section 13 or 15(d) of the Securities Exchange Act",
+     "of 1934, the registrant has duly caused this report to be signed on its behalf.",
+     "/s/ Jane Doe", "Jane Doe, Chief Executive Officer"],
+]  # fmt: skip
+
+
+def test_contents_exhibit_index_and_signature_pages_are_recognised(tmp_path, embedder):
+    pdf = text_pdf(tmp_path / "acme-10k.pdf", TEN_K_PAGES)
+    opts = ingest.ParseOptions.from_settings(embedder.tokenizer_file, embedder.max_tokens)
+    kinds = ingest.boilerplate_pages(ingest.extract_pages(pdf, opts))
+    assert kinds == {1: "table of contents", 3: "exhibit index", 4: "signatures"}
+
+
+def test_boilerplate_pages_are_counted_but_not_indexed(tmp_path, index, set_env):
+    pdf = text_pdf(tmp_path / "acme-10k.pdf", TEN_K_PAGES)
+    summary = ingest.ingest_paths([pdf], index, show_progress=False)
+    assert (summary.pages, summary.boilerplate_pages) == (5, 3)
+    assert {r["page"] for r in chunks_of(index, pdf.name)} == {0, 2}
+    assert index.list_documents()[0]["pages"] == 5
+    set_env(skip_boilerplate="false")
+    ingest.ingest_paths([pdf], index, replace=True, show_progress=False)
+    assert {r["page"] for r in chunks_of(index, pdf.name)} == {0, 1, 2, 3, 4}
+
+
+def test_a_filing_that_is_only_formality_is_still_indexed(tmp_path, index):
+    pdf = text_pdf(tmp_path / "signatures.pdf", [TEN_K_PAGES[4]])
+    summary = ingest.ingest_paths([pdf], index, show_progress=False)
+    assert summary.added == 1 and summary.boilerplate_pages == 0
+    assert chunks_of(index, pdf.name)
+
+
+def test_a_real_8k_keeps_its_content_and_drops_its_signature_page(ulta_index):
+    pages = {r["page"] for r in chunks_of(ulta_index, AMCOR_8K.name)}
+    assert 2 not in pages  # "SIGNATURES ... duly caused this report to be signed"
+    assert {0, 1, 3, 4} <= pages  # cover, Item 8.01 with its exhibit list, the indenture itself
