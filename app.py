@@ -166,9 +166,9 @@ def verification_line(result: agent.AuditResult) -> str:
     if result.mode != "answered":
         return ""
     if checks.ok:
-        cited = len(checks.citations)
-        return f"✅ Verified: {cited} citations resolve, {quoted} numbers quoted, {computed} recomputed"
-    return f"⚠️ Not fully verified: {len(checks.warnings)} problem(s), listed above"
+        counts = f"{len(checks.citations)} citations resolve, {quoted} numbers quoted, {computed} recomputed"
+        return f":material/verified: Verified: {counts}"
+    return f":material/warning: Not fully verified: {len(checks.warnings)} problem(s), listed above"
 
 
 def select_citation(i: int) -> None:
@@ -270,7 +270,7 @@ with ask_tab:
         sample = settings.sample_filing
         if sample.is_file() and st.button(f"Ingest the sample filing ({sample.name})", type="primary"):
             queue_files([(sample, sample.name)])
-    chat, source = st.columns([3, 2], gap="large")
+    chat, source = st.columns([1, 1], gap="large")
     with chat:
         for i, item in enumerate(state.history):
             with st.chat_message("user"):

@@ -811,7 +811,7 @@ HI_RES_MODELS = {
     "yolox_quantized": ("unstructuredio/yolo_x_layout", "yolox_l0.05_quantized.onnx"),
     "detectron2_onnx": ("unstructuredio/detectron2_faster_rcnn_R_50_FPN_3x", "model.onnx"),
 }
-_UNINDEXED_CATEGORIES = {"Header", "Footer", "PageNumber", "PageBreak", "Image", "Picture"}
+_UNINDEXED_CATEGORIES = {"Header", "Footer", "PageNumber", "PageBreak", "Image"}
 
 
 def hi_res_missing(model: str, cache_dir: str | Path | None = None) -> list[str]:
@@ -843,8 +843,10 @@ def choose_parser(requested: str, model: str, cache_dir: str | Path | None = Non
 
 def hi_res_elements(path: Path, opts: ParseOptions) -> list:
     """unstructured's hi_res elements for a PDF, with every model read from the local cache."""
-    # Set in the parser child only: a missing model must fail fast, never start a download.
+    # Set in the parser child only: a missing model must fail fast, never start a download;
+    # and unstructured's advertisement must not land in the CLI's output.
     os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
     if "huggingface_hub" in sys.modules:  # imported before the variable was set: tell it directly
         sys.modules["huggingface_hub"].constants.HF_HUB_OFFLINE = True
     from unstructured.partition.pdf import partition_pdf

@@ -14,8 +14,9 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 SYSTEM_PACKAGES=(tesseract-ocr)
-# The test suite drives these for real: shellcheck lints this script, nginx fronts test model servers.
-TEST_PACKAGES=(shellcheck nginx)
+# The test suite drives these for real: shellcheck lints this script, nginx fronts test model
+# servers, chromium (with its driver) runs the end-to-end browser test.
+TEST_PACKAGES=(shellcheck nginx chromium chromium-driver)
 # Process groups this script started; only these are stopped on exit.
 STARTED=()
 STARTED_PID=

@@ -1,0 +1,127 @@
+"""A real `streamlit run app.py` and a real headless Chromium, for the end-to-end test and the UI benchmark.
+
+    with running_app(env) as url, browser() as (page, requests):
+        page.goto(url)
+
+`requests` collects every URL the browser asked for, so a test can check that nothing left
+127.0.0.1. Chromium is Debian's (/usr/bin/chromium), driven by Playwright without its own
+browser download.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+# Without these, Chromium phones home at start (updates, sync, field trials), and this
+# machine's closed network refuses it many times over.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+    "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(env: dict[str, str], timeout: float = 180) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port; yields its URL."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
+        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    logs = Path(env.get("AUDITOR_LOGS_DIR", ROOT / "logs"))
+    logs.mkdir(parents=True, exist_ok=True)
+    log = open(logs / "streamlit.out", "w")  # noqa: SIM115
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(OSError):
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start: see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextlib.contextmanager
+def browser(width: int = 1600, height: int = 1000) -> Iterator[tuple[object, list[str]]]:
+    """A headless Chromium page, and the list of every URL it requests."""
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = chromium.new_page(viewport={"width": width, "height": height})
+            page.on("request", lambda request: requests.append(request.url))
+            yield page, requests
+        finally:
+            chromium.close()
+
+
+def app_env(**extra: str) -> dict[str, str]:
+    """The environment for the app: this process's AUDITOR_* settings, plus `extra`."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+
+
+# ----------------------------------------------------------------- what a user does
+
+
+def wait_until_ready(page, timeout_ms: float = 180_000) -> None:
+    page.wait_for_selector('[data-testid="stChatInputTextArea"]', timeout=timeout_ms)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+
+
+def open_tab(page, name: str) -> None:
+    tab = page.get_by_role("tab", name=name)
+    tab.click()
+    page.wait_for_function("tab => tab.getAttribute('aria-selected') === 'true'", arg=tab.element_handle())
+
+
+def upload(page, pdf: Path) -> None:
+    open_tab(page, "Library")
+    try:
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(pdf), timeout=10_000)
+    except Exception:
+        page.screenshot(path="/tmp/upload-failed.png", full_page=True)
+        raise
+    page.get_by_role("button", name="Ingest 1 file(s)").click()
+
+
+def ask(page, question: str) -> None:
+    box = page.locator('[data-testid="stChatInputTextArea"]')
+    box.fill(question)
+    box.press("Enter")
+
+
+def citation_buttons(page):
+    return page.locator('[data-testid="stButtonGroup"] button')
+
+
+def page_image(page):
+    return page.locator('[data-testid="stImage"] img, [data-testid="stImageContainer"] img').first

@@ -1,0 +1,80 @@
+"""End to end in a real browser: Debian's Chromium against `streamlit run app.py`.
+
+A user uploads a real filing, asks a question, watches the answer stream in, opens a
+citation and sees its page with the quoted text highlighted. Nothing the browser loads may
+come from anywhere but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from browser import ROOT, app_env, ask, browser, citation_buttons, open_tab, page_image, running_app, upload
+from conftest import ULTA
+from fake_llm import FakeLLM
+from PIL import Image
+from test_agent import NET_SALES, QUESTION, grader_keeping, model, net_sales_answer
+
+OUTPUT = ROOT / "test-output" / "browser"
+
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+
+
+def highlighted_pixels(png: bytes) -> int:
+    """Pixels of the highlight's red edge (220, 38, 38) in a screenshot."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return sum(1 for r, g, b in image.get_flattened_data() if r > 180 and g < 80 and b < 80)
+
+
+def watch_answer_grow(page, until: str, timeout: float = 60) -> list[int]:
+    """The lengths the answer went through on screen until it contained `until`."""
+    answer = page.locator('[data-testid="stChatMessage"]').last
+    lengths: list[int] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = answer.inner_text() if answer.count() else ""
+        if not lengths or lengths[-1] != len(text):
+            lengths.append(len(text))
+        if until in text:
+            return lengths
+        time.sleep(0.03)
+    raise AssertionError(f"the answer never showed {until!r}")
+
+
+def test_upload_ask_stream_and_open_a_highlighted_citation(isolated_settings):
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with FakeLLM(per_token_s=0.03) as server:
+        server.responder = model(grader_keeping(NET_SALES), net_sales_answer)
+        with (
+            running_app(app_env(AUDITOR_LLM_ENDPOINT=server.url)) as url,
+            browser(height=1300) as (page, requests),
+        ):
+            page.goto(url)
+            page.get_by_text("The index is empty").wait_for(timeout=180_000)
+            upload(page, ULTA)
+            page.get_by_text(re.compile(r"^1 filings")).wait_for(timeout=180_000)
+
+            open_tab(page, "Ask")
+            ask(page, QUESTION)
+            lengths = watch_answer_grow(page, until="18.2%")
+            assert len(lengths) >= 5, f"the answer arrived in one piece: {lengths}"
+
+            buttons = citation_buttons(page)
+            buttons.first.wait_for(timeout=60_000)
+            buttons.first.click()
+            image = page_image(page)
+            image.wait_for(timeout=30_000)
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+            assert highlighted_pixels(image.screenshot()) > 50
+            page.evaluate("document.querySelectorAll('*').forEach(e => { e.scrollTop = 0 })")
+            page.screenshot(path=str(OUTPUT / "workbench.png"))
+
+    assert Path(OUTPUT / "workbench.png").stat().st_size > 10_000
+    hosts = {urlparse(u).hostname for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")}
+    assert hosts == {"127.0.0.1"}, f"the browser reached beyond this machine: {hosts}"
