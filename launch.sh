@@ -134,7 +134,7 @@ def show_settings() -> None:
     local = settings.llm_provider == "openai" and host in LOCAL
     values = (settings.server_address, settings.server_port, settings.logs_dir, settings.data_dir, url,
               "local" if local else "remote", LOCAL.get(host, host), port, settings.llm_model,
-              int(settings.llm_start_timeout_s))  # fmt: skip
+              int(settings.llm_start_timeout_s), settings.log_max_mb)  # fmt: skip
     print("\n".join(str(v) for v in values))
 
 
@@ -266,6 +266,7 @@ read_settings() {
     read -r LLM_PORT
     read -r LLM_MODEL
     read -r LLM_START_TIMEOUT
+    read -r LOG_MAX_MB
   } <<<"$values"
 }
 
@@ -344,6 +345,7 @@ start_model_server() {
     return 0
   fi
   local log="$LOGS_DIR/llm_server.log"
+  rotate_log "$log"
   say "starting $name for $LLM_MODEL on $LLM_HOST:$LLM_PORT (output in $log)"
   printf '\n--- %s: %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "${command[*]}" >>"$log"
   start "$log" "${command[@]}"
@@ -362,6 +364,13 @@ start_model_server() {
     *) say "$name is not ready after $LLM_START_TIMEOUT s (AUDITOR_LLM_START_TIMEOUT_S); the app starts" \
          "in evidence-only mode and uses the model once it answers" ;;
   esac
+}
+
+# Keep a model server's output bounded like the JSON logs: one previous file, renamed at start.
+rotate_log() {
+  local size
+  size=$(wc -c <"$1" 2>/dev/null || echo 0)
+  if ((size > LOG_MAX_MB * 1024 * 1024)); then mv -f "$1" "$1.1"; fi
 }
 
 run() {
