@@ -41,6 +41,7 @@ import audit
 import config
 import database
 import llm
+import metrics
 from verify import Verification, statement_scale, verify
 
 log = config.get_logger("agent", "agent_log.jsonl")
@@ -590,6 +591,7 @@ def _timed(
         "input_tokens": sum(c.get("input_tokens", 0) for c in calls or []),
         "output_tokens": sum(c.get("output_tokens", 0) for c in calls or []), "decision": decision,
     }})  # fmt: skip
+    metrics.node_finished(node, seconds)
     return {"timings": [(node, seconds)]}
 
 
@@ -665,6 +667,7 @@ def stream(
     result.user = user or _os_user()
     record(result, ctx.index)
     _log_result(result)
+    metrics.question(result.mode)
     yield Event("result", result=result)
 
 

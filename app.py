@@ -24,6 +24,7 @@ import config
 import database
 import ingest
 import llm
+import metrics
 import workpaper
 
 settings = config.get_settings()
@@ -96,6 +97,16 @@ def endpoint_health(urls: tuple[str, ...]) -> list[llm.Health]:
     return [llm.probe(url) for url in urls]
 
 
+def start_metrics() -> str:
+    """Where Prometheus can scrape this process, as a line for the sidebar; empty when it is off."""
+    try:
+        url = metrics.expose(settings)
+    except OSError as exc:  # the port is taken: the workbench still works, and says why metrics do not
+        return f"Metrics are not served: port {settings.metrics_port}: {exc.strerror or exc}"
+    return f"Metrics: {url}" if url else ""
+
+
+metrics_line = start_metrics()
 index = get_index(settings.db_uri)
 worker = get_worker(settings.db_uri)
 pool = llm.get_pool(settings)
@@ -140,6 +151,8 @@ with st.sidebar:
     st.caption(
         f"Embeddings: {shown(index.embedder.name)} ({index.embedder.backend}, {index.embedder.device})"
     )
+    if metrics_line:
+        st.caption(shown(metrics_line))
 
     st.header("Scope")
     scope = {

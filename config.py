@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Telemetry off before any third-party import can phone home: `unstructured`
@@ -145,6 +145,19 @@ class Settings(BaseSettings):
         default=600.0,
         description="How long launch.sh waits for the model server it started to list its models.",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        description="Serve Prometheus metrics from the app process on this port; unset: not served.",
+    )
+    metrics_address: str = Field(
+        default="127.0.0.1", description="Where the metrics are served; 0.0.0.0 lets other hosts scrape."
+    )
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_port_is_unset(cls, value: object) -> object:
+        # Compose files pass an unset variable on as an empty one: that means off, not a broken start.
+        return None if value == "" else value
 
     @property
     def llm_endpoints(self) -> list[str]:

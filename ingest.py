@@ -44,6 +44,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import config
+import metrics
 
 log = config.get_logger("ingest", "ingest.jsonl")
 
@@ -1489,6 +1490,7 @@ def ingest_paths(
         pages_bar.update(parsed.page_count)
         docs_bar.update()
         notify(parsed.filename, parsed.status, f"{parsed.page_count} pages, {len(parsed.chunks)} chunks")
+        metrics.document_ingested(parsed.status, parsed.page_count)
         log.info("document indexed", extra={"fields": {
             "file": parsed.filename, "sha256": parsed.sha256, "status": parsed.status,
             "pages": parsed.page_count, "chunks": len(parsed.chunks), "parse_s": round(parsed.seconds, 3),
@@ -1514,6 +1516,7 @@ def _fail(index, summary: IngestSummary, path: Path, name: str, sha: str, reason
     if sha:
         index.record_failure(sha, name, str(path), reason)
     notify(name, "failed", reason)
+    metrics.ingest_failed()
     log.warning("document failed", extra={"fields": {"file": name, "sha256": sha, "reason": reason}})
 
 

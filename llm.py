@@ -23,6 +23,7 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 import config
+import metrics
 
 log = config.get_logger("llm", "agent_log.jsonl")
 
@@ -50,6 +51,13 @@ class CallRecord:
     error: str = ""
     skipped: bool = False
     """Not attempted: the endpoint's circuit breaker was open."""
+
+    @property
+    def outcome(self) -> str:
+        """ok, skipped, or the kind of failure: a metric label with few values."""
+        if self.ok:
+            return "ok"
+        return "skipped" if self.skipped else self.error.split(":", 1)[0]
 
 
 @dataclass
@@ -309,6 +317,7 @@ class LLMPool:
                 records.append(CallRecord(node, endpoint.url, now - started, False, error=f"{kind}: {exc}"))
                 # Refused, or silent past the read timeout: the server is down or hung; stop calling it.
                 endpoint.breaker.fail(now, fatal=kind in ("connect", "timeout"))
+                metrics.endpoint_up(endpoint.url, endpoint.breaker.state == "closed")
                 wait = self._backoff(attempt, retry_after(exc))
                 if kind in ("connect", "timeout", "client") or attempt == self.settings.llm_max_retries:
                     return None
@@ -317,6 +326,7 @@ class LLMPool:
                 time.sleep(wait)
                 continue
             endpoint.breaker.succeed()
+            metrics.endpoint_up(endpoint.url, True)
             usage = getattr(message, "usage_metadata", None) or {}
             record = CallRecord(node, endpoint.url, time.monotonic() - started, True,
                                 usage.get("input_tokens", 0), usage.get("output_tokens", 0))  # fmt: skip
@@ -345,6 +355,7 @@ def _text(content: Any) -> str:
 
 def _log_call(record: CallRecord) -> None:
     log.info("llm call", extra={"fields": record.__dict__})
+    metrics.llm_call(record.endpoint, record.outcome, record.input_tokens, record.output_tokens)
 
 
 # --------------------------------------------------------------------------- endpoint health
@@ -376,6 +387,7 @@ def probe(url: str, settings: config.Settings | None = None) -> Health:
     except Exception as exc:
         models, ok, error = [], False, f"{type(exc).__name__}: {exc}"
     latency = (time.perf_counter() - started) * 1000
+    metrics.endpoint_up(url, ok)
     return Health(url, ok, latency, models, error, breaker_for(url, settings).state)
 
 

@@ -45,12 +45,16 @@ def tokens_of(text: str) -> list[str]:
     return re.findall(r"\s*\S+|\s+", text)
 
 
-def dead_url() -> str:
-    """An endpoint on 127.0.0.1 where nothing listens: connections are refused."""
+def free_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (until someone binds it)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+        return probe.getsockname()[1]
+
+
+def dead_url() -> str:
+    """An endpoint on 127.0.0.1 where nothing listens: connections are refused."""
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -7,11 +7,12 @@ the OpenAI-protocol test server.
 from __future__ import annotations
 
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import ULTA
-from fake_llm import FakeLLM, dead_url
+from fake_llm import FakeLLM, dead_url, free_port
 from streamlit.testing.v1 import AppTest
 from test_agent import NET_SALES, grader_keeping, model, net_sales_answer, number_of
 
@@ -83,6 +84,17 @@ def test_the_sidebar_shows_endpoint_health_and_the_index(server, ulta):
     assert any(port in s.value and "answers in" in s.value for s in at.sidebar.success)
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "1 filings" in captions and "all-MiniLM-L6-v2" in captions and "version" in captions
+
+
+def test_the_app_serves_prometheus_metrics_when_a_port_is_set(server, set_env):
+    port = free_port()
+    set_env(metrics_port=port)
+    at = start()
+    assert any(f"127.0.0.1\\:{port}/metrics" in c.value for c in at.sidebar.caption)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        scraped = response.read().decode()
+    assert f'auditor_endpoint_up{{endpoint="{server.url}"}} 1.0' in scraped  # the sidebar's probe
+    assert 'auditor_questions_total{outcome="answered"}' in scraped
 
 
 # --------------------------------------------------------------------------- asking
