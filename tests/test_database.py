@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from conftest import AMCOR_8K, ULTA
 
@@ -88,3 +90,15 @@ def test_every_filing_field_can_be_filtered_on(ulta_index):
     by_period = ulta_index.search("net sales", filters={"period_end": "2023-01-28"}).hits
     assert by_period and {h.doc_name for h in by_period} == {ULTA.name}
     assert ulta_index.search("net sales", filters={"fiscal_period": "Q4", "form_type": "8-K"}).hits == []
+
+
+def test_the_approximate_vector_index_finds_what_an_exact_scan_finds(ulta_index, embedder, tmp_path, set_env):
+    shutil.copytree(ulta_index.uri, tmp_path / "db")
+    set_env(vector_index_min_rows=1)  # big filing sets get the index; force it on two small filings
+    indexed = database.AuditIndex(str(tmp_path / "db"), embedder=embedder)
+    for question in ("Ulta Beauty net sales fourth quarter", "Amcor acquisition closing", "buybacks"):
+        for mode in ("vector", "hybrid"):
+            exact = [h.chunk_id for h in ulta_index.search(question, k=10, mode=mode).hits]
+            approximate = [h.chunk_id for h in indexed.search(question, k=10, mode=mode).hits]
+            assert approximate == exact, (question, mode)
+    assert "IvfHnswSq" in [ix.index_type for ix in indexed.chunks.list_indices()]
