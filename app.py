@@ -108,10 +108,18 @@ def endpoint_health(urls: tuple[str, ...]) -> list[llm.Health]:
     return [llm.probe(url) for url in urls]
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def read_library(db_uri: str, versions: tuple[int, int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The filings and the index's counts. Keyed by both tables' versions, which every write
+    moves (this process's or the ingest CLI's), so reruns skip three table scans until then."""
+    index = get_index(db_uri)
+    return index.list_documents(), index.stats()
+
+
 index = get_index(settings.db_uri)
 worker = get_worker(settings.db_uri)
 pool = llm.get_pool(settings)
-documents = index.list_documents()
+documents, stats = read_library(settings.db_uri, (index.documents.version, index.version()))
 searchable = [d for d in documents if d["status"] in database.SEARCHABLE_STATUS]
 state = st.session_state
 state.setdefault("history", [])  # [{"question", "result"}]
@@ -144,7 +152,6 @@ with st.sidebar:
         st.rerun()
 
     st.header("Index")
-    stats = index.stats()
     st.caption(
         f"{stats['searchable']} filings · {stats['pages']} pages · {stats['chunks']} chunks · "
         f"version {stats['version']}"
@@ -249,7 +256,7 @@ def workpaper_text(answer_hash: str, fmt: str) -> str:
 def show_source(view: dict[str, Any]) -> None:
     result = state.history[view["answer"]]["result"]
     citation = next(c for c in result.evidence if c.n == view["n"])
-    doc = index.get_document(citation.doc_sha256) or {}
+    doc = next((d for d in documents if d["sha256"] == citation.doc_sha256), {})
     meta = " · ".join(str(v) for v in (citation.company, citation.form_type, citation.fiscal_year) if v)
     st.subheader(f"[{citation.n}] {shown(citation.doc_name)}")
     pages = doc.get("pages") or citation.page + 1
@@ -261,7 +268,7 @@ def show_source(view: dict[str, Any]) -> None:
     if ahead.button("Next page ▶", disabled=view["page"] + 1 >= pages, width="stretch"):
         view["page"] += 1
         st.rerun()
-    path = workpaper.filing_path(index, citation.doc_sha256)
+    path = workpaper.stored_file(doc, citation.doc_sha256)
     if path is None:
         st.warning("The stored file of this filing is missing or has changed; only the quoted text is shown.")
     else:

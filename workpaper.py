@@ -103,7 +103,11 @@ def _snapshot(pdf: str, mtime_ns: int, size: int, page: int, boxes: tuple, dpi: 
 
 def filing_path(index, doc_sha256: str) -> Path | None:
     """Where the filing with this sha256 is stored, if the file there still has that sha256."""
-    doc = index.get_document(doc_sha256)
+    return stored_file(index.get_document(doc_sha256), doc_sha256)
+
+
+def stored_file(doc: dict[str, Any] | None, doc_sha256: str) -> Path | None:
+    """The file a documents row points to, if it still has that sha256."""
     path = Path(doc["path"]) if doc and doc.get("path") else None
     if path is None or not path.is_file():
         return None
