@@ -290,12 +290,8 @@ with ask_tab:
         if sample.is_file() and st.button(f"Ingest the sample filing ({sample.name})", type="primary"):
             queue_files([(sample, sample.name)])
     chat, source = st.columns([1, 1], gap="large")
-    with chat:
-        for i, item in enumerate(state.history):
-            with st.chat_message("user"):
-                st.markdown(shown(item["question"]))
-            with st.chat_message("assistant"):
-                show_answer(i, item["result"])
+    # The source column is filled first (the layout is the same): a clicked citation's page is
+    # sent before the whole chat history is drawn again.
     with source:
         if state.view is not None:
             show_source(state.view)
@@ -303,6 +299,12 @@ with ask_tab:
             st.caption(
                 "Pick a source under an answer to see its page here, with the quoted text highlighted."
             )
+    with chat:
+        for i, item in enumerate(state.history):
+            with st.chat_message("user"):
+                st.markdown(shown(item["question"]))
+            with st.chat_message("assistant"):
+                show_answer(i, item["result"])
 
 question = st.chat_input("Ask about the filings…")
 if question:
