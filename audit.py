@@ -66,11 +66,13 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -500,18 +502,50 @@ def signoff(
 
 def signoff_state(answer_hash: str, path: str | Path | None = None) -> dict[str, Any] | None:
     """The latest sign-off of an answer, or None when nobody has signed it off."""
-    log_file = log_path(path)
-    if not log_file.exists():
-        return None
-    needle = f'"answer_hash":"{answer_hash}"'.encode()
-    latest = None
-    with open(log_file, "rb") as handle:
-        for line in handle:
-            if needle in line and line.endswith(b"\n"):
-                record = orjson.loads(line)
-                if record.get("kind") == "signoff" and record.get("answer_hash") == answer_hash:
-                    latest = record
-    return latest
+    return _signoffs(log_path(path).resolve()).latest(answer_hash)
+
+
+class SignOffs:
+    """The latest sign-off of every answer in one log, read incrementally.
+
+    The workbench asks for every answer on screen on every rerun; each call reads only what
+    was appended since the last one, never the whole (possibly very long) trail again.
+    """
+
+    def __init__(self, log_file: Path) -> None:
+        self.log_file = log_file
+        self.offset = 0
+        self.inode = 0
+        self.by_answer: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def latest(self, answer_hash: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._catch_up()
+            return self.by_answer.get(answer_hash)
+
+    def _catch_up(self) -> None:
+        stat = self.log_file.stat() if self.log_file.exists() else None
+        size, inode = (stat.st_size, stat.st_ino) if stat else (0, 0)
+        if size < self.offset or inode != self.inode:  # a new or replaced log: start again
+            self.offset, self.inode, self.by_answer = 0, inode, {}
+        if size == self.offset:
+            return
+        with open(self.log_file, "rb") as handle:
+            handle.seek(self.offset)
+            for line in handle:
+                if not line.endswith(b"\n"):
+                    break  # a torn or unfinished tail: read it again once it is whole
+                self.offset += len(line)
+                if b'"kind":"signoff"' in line:
+                    record = orjson.loads(line)
+                    if record.get("kind") == "signoff":
+                        self.by_answer[record["answer_hash"]] = record
+
+
+@lru_cache(maxsize=8)
+def _signoffs(log_file: Path) -> SignOffs:
+    return SignOffs(log_file)
 
 
 # --------------------------------------------------------------------------- reproducing
