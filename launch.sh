@@ -5,8 +5,10 @@
 #                          but not running, and start the app on 127.0.0.1:8503
 #   ./launch.sh --setup    set up only; add --extras dev for the test tools
 #   ./launch.sh --check    print a diagnosis of this installation
+#   ./launch.sh --lock     refresh requirements.lock and requirements-dev.lock from pyproject.toml
 #
-# Settings come from config.py (AUDITOR_* variables or .env). Ctrl-C or SIGTERM stops what
+# Python packages are installed from the lock files at exactly their pinned versions.
+# Settings come from compliance_auditor/config.py (AUDITOR_* variables or .env). Ctrl-C or SIGTERM stops what
 # this script started, never a model server it found running. A second start skips the set-up.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -72,6 +74,11 @@ python_extras() {
   echo "${extras[*]+"${extras[*]}"}"
 }
 
+# The lock file for the extras asked for: the test tools have their own, a superset.
+lock_file() {
+  if has_extra dev ${@+"$@"}; then echo requirements-dev.lock; else echo requirements.lock; fi
+}
+
 install_python() {
   if [[ ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -79,28 +86,52 @@ install_python() {
     say "creating $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
-  local hash installed_hash="" installed_extras="" wanted extra
-  hash=$("$VENV/bin/python" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest()[:16])')
-  if [[ -f "$VENV/.installed" ]]; then read -r installed_hash installed_extras <"$VENV/.installed" || true; fi
+  local hash installed_hash="" installed_extras="" wanted extra lock
   # Extras installed before are kept, so that a plain start never drops the test tools.
-  local union=() up_to_date=true
-  [[ $installed_hash == "$hash" ]] || up_to_date=false
+  local union=()
+  if [[ -f "$VENV/.installed" ]]; then read -r installed_hash installed_extras <"$VENV/.installed" || true; fi
   local IFS=,
   for extra in $installed_extras $(python_extras ${@+"$@"}); do
     has_extra "$extra" ${union[@]+"${union[@]}"} || union+=("$extra")
-    has_extra "$extra" "$installed_extras" || up_to_date=false
   done
   wanted="${union[*]+"${union[*]}"}"
   unset IFS
-  if [[ $up_to_date == false ]]; then
-    say "installing Python packages${wanted:+ (extras: $wanted)}; the first time takes a few minutes"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".${wanted:+[$wanted]}"
-    echo "$hash $wanted" >"$VENV/.installed"
+  lock=$(lock_file ${union[@]+"${union[@]}"})
+  hash=$(cat pyproject.toml "$lock" | "$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])')
+  [[ $installed_hash == "$hash" && ",$installed_extras," == ",$wanted," ]] && return 0
+  say "installing Python packages from $lock${wanted:+ (extras: $wanted)}; the first time takes a few minutes"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$lock"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
+  # Extras outside the lock (mlx-lm on a Mac, hosted providers, hi_res) keep the locked versions
+  # of everything they share with it.
+  local others=()
+  for extra in ${union[@]+"${union[@]}"}; do [[ $extra == dev ]] || others+=("$extra"); done
+  if [[ ${#others[@]} -gt 0 ]]; then
+    IFS=,
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$lock" -e ".[${others[*]}]"
+    unset IFS
   fi
+  echo "$hash $wanted" >"$VENV/.installed"
 }
 
-# launch.sh's questions to config.py and llm.py, so that settings (and .env) have one reader.
+# Re-resolve both lock files from pyproject.toml: the test tools' lock first, then the app's,
+# constrained to it so that both pin the same versions. torch is pinned without a local
+# version label: pip takes the +cpu build where one is offered (a CPU index or wheel folder).
+refresh_locks() {
+  install_python
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check pip-tools
+  local compile=("$VENV/bin/pip-compile" -q --strip-extras --no-emit-index-url --no-emit-find-links
+    --custom-compile-command "./launch.sh --lock")
+  say "resolving requirements-dev.lock and requirements.lock"
+  "${compile[@]}" --upgrade --extra dev -o requirements-dev.lock pyproject.toml
+  "${compile[@]}" -c requirements-dev.lock -o requirements.lock pyproject.toml
+  sed -i.bak -E 's/^(torch==[^+]+)\+cpu$/\1/' requirements.lock requirements-dev.lock
+  rm -f requirements.lock.bak requirements-dev.lock.bak
+  say "locked $(grep -c '==' requirements.lock) packages ($(grep -c '==' requirements-dev.lock) with the test tools)"
+}
+
+# launch.sh's questions to the package's settings and model pool, so that settings (and .env) have one reader.
 helper() {
   "$VENV/bin/python" - "$@" <<'PY'
 import shutil
@@ -109,9 +140,10 @@ import sys
 import time
 from urllib.parse import urlparse
 
-import config
+from compliance_auditor.config import get_settings
+from compliance_auditor.llm.endpoints import probe, sovereignty_warning
 
-settings = config.get_settings()
+settings = get_settings()
 # Where launch.sh may start a server: this machine, under the names a URL can give it.
 LOCAL = {"localhost": "127.0.0.1", "127.0.0.1": "127.0.0.1", "::1": "::1"}
 
@@ -140,9 +172,7 @@ def show_settings() -> None:
 
 def state(url: str) -> int:
     """0: a server answers /models; 1: nothing listens; 2: something listens but does not answer."""
-    import llm
-
-    health = llm.probe(url, settings)
+    health = probe(url, settings)
     if health.ok:
         print(f"model server at {url}: {describe(health)}")
         return 0
@@ -171,12 +201,10 @@ def wait(url: str, pid: str, timeout: str, log: str, name: str) -> int:
     """0 when the server lists its models, 1 when it died, 2 at the timeout."""
     import psutil
 
-    import llm
-
     started, shown, limit = time.monotonic(), -5.0, float(timeout)
     while True:
         elapsed = time.monotonic() - started
-        health = llm.probe(url, settings)
+        health = probe(url, settings)
         if health.ok:
             print(f"{name} is up after {elapsed:.0f} s: {describe(health)}", flush=True)
             return 0
@@ -200,14 +228,12 @@ def wait(url: str, pid: str, timeout: str, log: str, name: str) -> int:
 
 def report(rest: str = "") -> None:
     """Each endpoint once (with --rest, all but the first), and the sovereignty warning."""
-    import llm
-
     for url in settings.llm_endpoints[1:] if rest else settings.llm_endpoints:
         if settings.llm_provider == "openai":
-            print(f"{'model endpoint':<22}{url}: {describe(llm.probe(url, settings))}")
+            print(f"{'model endpoint':<22}{url}: {describe(probe(url, settings))}")
         else:  # its API has no OpenAI /models; the SDK reaches it at the first question
             print(f"{'model endpoint':<22}{url}: {settings.llm_provider} API, not checked here")
-    warning = llm.sovereignty_warning(settings.llm_provider, settings.llm_endpoints)
+    warning = sovereignty_warning(settings.llm_provider, settings.llm_endpoints)
     if warning:
         print(f"WARNING: {warning}")
 
@@ -216,7 +242,8 @@ def check() -> None:
     import importlib.metadata as md
     import platform
 
-    import database
+    from compliance_auditor.index.embedder import resolve_model_path
+    from compliance_auditor.index.store import AuditIndex
 
     def row(label: str, value: object) -> None:
         print(f"{label:<22}{value}", flush=True)
@@ -233,9 +260,9 @@ def check() -> None:
     row("app", f"http://{settings.server_address}:{settings.server_port}")
     row("model", f"{settings.llm_model} ({settings.llm_provider})")
     report()
-    row("embed model", f"{settings.embed_model} <- {database.resolve_model_path(settings.embed_model)[1]}")
+    row("embed model", f"{settings.embed_model} <- {resolve_model_path(settings.embed_model)[1]}")
     started = time.perf_counter()
-    index = database.AuditIndex()
+    index = AuditIndex()
     stats = index.stats()  # loads the embedding model: the table's schema follows its dimension
     embedder = index.embedder
     row("", f"loaded in {time.perf_counter() - started:.1f} s ({embedder.backend}, {embedder.device})")
@@ -399,13 +426,15 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --setup) mode=setup ;;
     --check) mode=check ;;
+    --lock) mode=lock ;;
     --extras) extras+=("$2"); shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) say "unknown option $1"; exit 2 ;;
   esac
   shift
 done
 
+if [[ $mode == lock ]]; then refresh_locks; exit 0; fi
 setup ${extras[@]+"${extras[@]}"}
 case "$mode" in
   setup) say "set-up complete" ;;

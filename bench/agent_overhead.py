@@ -1,6 +1,6 @@
 """What the agent costs on top of the model (not a test).
 
-    python bench/agent_overhead.py [--questions 10] [--latency-ms 300] [--per-token-ms 10]
+    .venv/bin/python -m bench.agent_overhead [--questions 10] [--latency-ms 300] [--per-token-ms 10]
 
 Runs the agent over the committed test filings against the OpenAI-protocol test server with
 a fixed latency per call (time to first token) and per output token, and reports medians:
@@ -21,11 +21,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from fake_llm import FakeLLM, dead_url  # noqa: E402
+from tests.support.fake_llm import FakeLLM, dead_url
+from tests.support.filings import DATA, ROOT
 
 QUESTIONS = [
     "What were Ulta Beauty's net sales in the fourth quarter of fiscal 2022?",
@@ -62,28 +61,30 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="auditor-overhead-"))
     os.environ.update(AUDITOR_DB_URI=str(root / "db"), AUDITOR_LOGS_DIR=str(root / "logs"))
 
-    import agent
-    import database
-    import ingest
-    import llm
+    from compliance_auditor import config
+    from compliance_auditor.agent.graph import ask
+    from compliance_auditor.index.store import AuditIndex
+    from compliance_auditor.ingestion import ingest_paths
+    from compliance_auditor.llm.breakers import reset_breakers
 
-    index = database.AuditIndex()
-    ingest.ingest_paths(sorted((ROOT / "tests" / "data").glob("*.pdf")), index, show_progress=False)
+    config.get_settings.cache_clear()
+    index = AuditIndex()
+    ingest_paths(sorted(DATA.glob("*.pdf")), index, show_progress=False)
     index.search("warm up", k=1)
     with FakeLLM(latency_s=args.latency_ms / 1000, per_token_s=args.per_token_ms / 1000) as server:
         os.environ["AUDITOR_LLM_ENDPOINT"] = server.url
-        agent.config.get_settings.cache_clear()
+        config.get_settings.cache_clear()
         server.responder = grade_or_answer
-        rows = [measure(agent, index, server, q) for q in (QUESTIONS * 10)[: args.questions]]
+        rows = [measure(index, server, q) for q in (QUESTIONS * 10)[: args.questions]]
     os.environ["AUDITOR_LLM_ENDPOINT"] = dead_url()
-    agent.config.get_settings.cache_clear()
+    config.get_settings.cache_clear()
     dead = []
     for question in QUESTIONS[:5]:
-        llm.reset_breakers()
+        reset_breakers()
         started = time.perf_counter()
-        result = agent.ask(question, index=index)
+        result = ask(question, index=index)
         dead.append({"seconds": time.perf_counter() - started, "mode": result.mode})
-    settings = agent.config.get_settings()
+    settings = config.get_settings()
     summary = summarise(rows, dead, settings.llm_connect_timeout_s, args)
     print(json.dumps(summary, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -91,15 +92,18 @@ def main() -> int:
     return 0
 
 
-def measure(agent, index, server: FakeLLM, question: str) -> dict[str, float]:
+def measure(index: Any, server: FakeLLM, question: str) -> dict[str, Any]:
+    from compliance_auditor.agent.graph import stream
+
     calls_before, served_before = len(server.requests), len(server.served)
     started = time.perf_counter()
-    first_token = None
-    for event in agent.stream(question, index=index):
+    first_token, result = None, None
+    for event in stream(question, index=index):
         if event.kind == "token" and first_token is None:
             first_token = time.perf_counter() - started
         if event.result is not None:
             result = event.result
+    assert result is not None
     wall = time.perf_counter() - started
     served = server.served[served_before:]
     ttft_server = server.latency_s + server.per_token_s  # the server's own time to its first token

@@ -1,6 +1,6 @@
 """Answer quality on FinanceBench-format questions, against whatever model is configured (not a test).
 
-    python bench/answers.py --questions Q.jsonl --pdfs DIR --out OUT.json [--db PATH] [--judge]
+    .venv/bin/python -m bench.answers --questions Q.jsonl --pdfs DIR --out OUT.json [--db PATH] [--judge]
 
 Ingests every DIR/<doc_name>.pdf into a fresh temporary database (or reuses --db), asks each
 question through the agent (all filings shared, no caller filter; --single-doc restricts each
@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import agent
-import database
-import ingest
-import llm
-from verify import numbers_in
+from compliance_auditor.agent.graph import ask
+from compliance_auditor.answer_check import numbers_in
+from compliance_auditor.index.store import AuditIndex
+from compliance_auditor.ingestion import ingest_paths
+from compliance_auditor.llm.pool import LLMUnavailable, get_pool
+from compliance_auditor.llm.reasoning import strip_reasoning
+from compliance_auditor.records import AnswerRecord
 
 SCALE_BRIDGES = (1.0, 1e3, 1e6, 1e9)
 
@@ -66,14 +66,14 @@ def judged(question: str, gold: str, answer: str) -> bool | None:
     messages = [("system", "You grade answers to financial questions."),
                 ("user", f"Question: {question}\n\n" + JUDGE.format(gold=gold, answer=answer))]  # fmt: skip
     try:
-        reply = llm.get_pool().complete(messages, "judge", max_tokens=5)
-    except llm.LLMUnavailable:
+        reply = get_pool().complete(messages, "judge", max_tokens=5)
+    except LLMUnavailable:
         return None
-    word = llm.strip_reasoning(reply.text).strip().lower()
+    word = strip_reasoning(reply.text).strip().lower()
     return True if word.startswith("yes") else False if word.startswith("no") else None
 
 
-def score(q: dict[str, Any], result: agent.AuditResult, judge: bool) -> dict[str, Any]:
+def score(q: dict[str, Any], result: AnswerRecord, judge: bool) -> dict[str, Any]:
     correct = matches(q["answer"], result.answer) if result.mode == "answered" else False
     how = "numeric"
     if correct is None:
@@ -81,7 +81,7 @@ def score(q: dict[str, Any], result: agent.AuditResult, judge: bool) -> dict[str
     return {
         "id": q.get("financebench_id"), "question": q["question"], "gold": q["answer"],
         "answer": result.answer, "mode": result.mode, "correct": correct, "scored_by": how,
-        "llm_calls": result.llm_calls, "seconds": round(result.total_s, 3),
+        "llm_calls": result.llm_calls, "seconds": round(result.latency_s, 3),
         "verified": result.verification.ok,
         "unverified_numbers": sum(n.verdict == "unverified" for n in result.verification.numbers),
         "unsupported_sentences": len(result.verification.unsupported_sentences),
@@ -134,13 +134,13 @@ def main() -> int:
     questions = questions[: args.limit] if args.limit else questions
     names = sorted({q["doc_name"] for q in questions})
     pdfs = [args.pdfs / f"{n}.pdf" for n in names if (args.pdfs / f"{n}.pdf").exists()]
-    index = database.AuditIndex(args.db or tempfile.mkdtemp(prefix="auditor-answers-"))
-    ingest.ingest_paths(pdfs, index)
+    index = AuditIndex(args.db or tempfile.mkdtemp(prefix="auditor-answers-"))
+    ingest_paths(pdfs, index)
     rows = []
     for n, q in enumerate(questions, 1):
         filters = {"doc_name": f"{q['doc_name']}.pdf"} if args.single_doc else None
         started = time.perf_counter()
-        result = agent.ask(q["question"], filters, index=index, user="bench/answers.py")
+        result = ask(q["question"], filters, index=index, user="bench/answers.py")
         rows.append(score(q, result, args.judge))
         mark = {True: "✓", False: "✗", None: "·"}[rows[-1]["correct"]]
         print(f"{n:>4}/{len(questions)} {mark} {result.mode:<13} {time.perf_counter() - started:5.1f} s  "

@@ -1,6 +1,6 @@
 """Retrieval benchmark on FinanceBench-format questions (not a test).
 
-    python bench/retrieval.py --questions Q.jsonl --pdfs DIR --out OUT.json
+    .venv/bin/python -m bench.retrieval --questions Q.jsonl --pdfs DIR --out OUT.json
 
 Ingests every DIR/<doc_name>.pdf into a fresh temporary database (or --db PATH, reused),
 then asks each question twice: restricted to its own filing (`single_doc`) and against
@@ -18,16 +18,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import database
-import ingest
+from compliance_auditor.index.store import AuditIndex
+from compliance_auditor.ingestion import ingest_paths
+from compliance_auditor.records import Passage, SearchMode
 
 KS = (1, 3, 5, 10)
 
 
-def score(hits: list[database.Hit], evidence: set[int]) -> dict[str, float]:
+def score(hits: list[Passage], evidence: set[int]) -> dict[str, float]:
     first = next((n for n, h in enumerate(hits[:10], 1) if evidence & set(h.pages or [h.page])), None)
     out = {f"hit@{k}": float(any(evidence & set(h.pages or [h.page]) for h in hits[:k])) for k in KS}
     out["mrr@10"] = 1.0 / first if first else 0.0
@@ -60,20 +60,53 @@ def main() -> int:
     questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
     names = sorted({q["doc_name"] for q in questions})
     pdfs = [args.pdfs / f"{name}.pdf" for name in names if (args.pdfs / f"{name}.pdf").exists()]
-    db_uri = args.db or tempfile.mkdtemp(prefix="auditor-bench-")
-    index = database.AuditIndex(db_uri)
+    index = AuditIndex(args.db or tempfile.mkdtemp(prefix="auditor-bench-"))
+    ingested = ingest(index, pdfs)
+    index.search("warm up", k=1)  # load the model and open the indexes before timing
+    single, shared, times, details = ask(index, questions, args.mode)
+    result = {
+        "ingest": ingested,
+        "single_doc": summarise(single),
+        "shared": summarise(shared),
+        "query_ms": {"p50": round(percentile(times, 0.5), 1), "p95": round(percentile(times, 0.95), 1)},
+    }
+    print(json.dumps(result, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({**result, "mode": args.mode, "questions": details}, indent=2))
+    return 0
+
+
+def ingest(index: AuditIndex, pdfs: list[Path]) -> dict[str, Any]:
+    """Ingest the filings (skipping those the index has) and report what it cost."""
     cpu_start = sum(os.times()[:2])
-    summary = ingest.ingest_paths(pdfs, index)
+    summary = ingest_paths(pdfs, index)
     cpu_seconds = sum(os.times()[:2]) - cpu_start + summary.parse_cpu_seconds
     index.refresh_indexes()
-    index.search("warm up", k=1)  # load the model and open the indexes before timing
+    return {
+        "documents": summary.added + summary.skipped, "pages": summary.pages, "chunks": summary.chunks,
+        "boilerplate_pages": summary.boilerplate_pages, "failed": summary.failed,
+        "seconds": round(summary.seconds, 1), "embed_seconds": round(summary.embed_seconds, 1),
+        "pages_per_s": round(summary.pages_per_s, 2),
+        # CPU time (this process, its threads and the parsers): what a lever changes, however
+        # busy the machine; the embedding's share of it.
+        "cpu_seconds": round(cpu_seconds, 1), "embed_cpu_seconds": round(summary.embed_cpu_seconds, 1),
+        "pages_per_cpu_s": round(summary.pages / cpu_seconds, 2) if cpu_seconds else 0.0,
+        # The machine is shared: the load during the run says how far to trust the timings.
+        "load_avg_15m": round(os.getloadavg()[2], 2),
+    }  # fmt: skip
 
+
+def ask(
+    index: AuditIndex, questions: list[dict[str, Any]], mode: SearchMode
+) -> tuple[list, list, list, list]:
+    """Each question searched within its filing and across all; the scores, shared-search times
+    (ms) and the pages each search returned."""
     single, shared, times, details = [], [], [], []
     for q in questions:
         evidence = {e["evidence_page_num"] for e in q["evidence"]}
-        own = index.search(q["question"], k=10, filters={"doc_name": f"{q['doc_name']}.pdf"}, mode=args.mode)
+        own = index.search(q["question"], k=10, filters={"doc_name": f"{q['doc_name']}.pdf"}, mode=mode)
         started = time.perf_counter()
-        wide = index.search(q["question"], k=10, mode=args.mode)
+        wide = index.search(q["question"], k=10, mode=mode)
         times.append((time.perf_counter() - started) * 1000)
         single.append(score(own.hits, evidence))
         shared.append(score(wide.hits, evidence))
@@ -82,28 +115,7 @@ def main() -> int:
             "single_pages": [h.page for h in own.hits], "shared_docs": [h.doc_name for h in wide.hits],
             "shared_pages": [h.page for h in wide.hits], "derived": wide.filters, "relaxed": wide.relaxed,
         })  # fmt: skip
-
-    result = {
-        "ingest": {
-            "documents": summary.added + summary.skipped, "pages": summary.pages, "chunks": summary.chunks,
-            "boilerplate_pages": summary.boilerplate_pages, "failed": summary.failed,
-            "seconds": round(summary.seconds, 1), "embed_seconds": round(summary.embed_seconds, 1),
-            "pages_per_s": round(summary.pages_per_s, 2),
-            # CPU time (this process, its threads and the parsers): what a lever changes, however
-            # busy the machine; the embedding's share of it.
-            "cpu_seconds": round(cpu_seconds, 1), "embed_cpu_seconds": round(summary.embed_cpu_seconds, 1),
-            "pages_per_cpu_s": round(summary.pages / cpu_seconds, 2) if cpu_seconds else 0.0,
-            # The machine is shared: the load during the run says how far to trust the timings.
-            "load_avg_15m": round(os.getloadavg()[2], 2),
-        },
-        "single_doc": summarise(single),
-        "shared": summarise(shared),
-        "query_ms": {"p50": round(percentile(times, 0.5), 1), "p95": round(percentile(times, 0.95), 1)},
-    }  # fmt: skip
-    print(json.dumps(result, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({**result, "mode": args.mode, "questions": details}, indent=2))
-    return 0
+    return single, shared, times, details
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """How fast the workbench feels in a real browser (issue 4; not a test).
 
-    python bench/ui_latency.py [--repeats 5] [--idle-runs 30] [--latency-ms 300] [--per-token-ms 10] \
-        [--out bench/out/ui_latency.json]
+    .venv/bin/python -m bench.ui_latency [--repeats 5] [--idle-runs 30] [--latency-ms 300] \
+        [--per-token-ms 10] [--out bench/out/ui_latency.json]
 
 Ingests the committed Ulta Beauty earnings release into a temporary index once, starts the
 OpenAI-protocol test server with a fixed time to first token and decoding speed, and measures
@@ -26,7 +26,6 @@ and writes them, with every round, to `--out` (bench/out/ is not committed).
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import gc
 import json
@@ -40,10 +39,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from bench.ui_browser import RECORD_WEBSOCKET, ask_and_watch, click_and_watch, idle_rerun_in_browser
+from tests.support.filings import ROOT, ULTA
 
 TARGETS_MS = {
     "first_token_over_agent": 300,
@@ -67,8 +64,6 @@ QUESTIONS = [
 WORDS = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel", "India", "Juliett",
          "Kilo", "Lima", "Mike", "November", "Oscar", "Papa", "Quebec", "Romeo", "Sierra", "Tango",
          "Uniform", "Victor", "Whiskey", "Xray", "Yankee", "Zulu"]  # fmt: skip
-IMAGE = '[data-testid="stImage"] img, [data-testid="stImageContainer"] img'
-FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY  # a run that was not cut short by another
 
 
 # ----------------------------------------------------------------- the model's answers
@@ -122,13 +117,15 @@ def pick(pages: dict[int, int], drawn: set[int]) -> tuple[int, int]:
 # ----------------------------------------------------------------- 1. the agent alone
 
 
-def agent_first_tokens(agent, index, questions: list[str]) -> list[float]:
-    """Seconds from `agent.stream(question)` to its first token event, per question."""
-    agent.ask("What were Ulta Beauty's total net sales?", index=index)  # warm-up
+def agent_first_tokens(index: Any, questions: list[str]) -> list[float]:
+    """Seconds from `stream(question)` to its first token event, per question."""
+    from compliance_auditor.agent.graph import ask, stream
+
+    ask("What were Ulta Beauty's total net sales?", index=index)  # warm-up
     seconds = []
     for question in questions:
         started, first = time.perf_counter(), None
-        for event in agent.stream(question, index=index):
+        for event in stream(question, index=index):
             if event.kind == "token" and first is None:
                 first = time.perf_counter() - started
         seconds.append(first if first is not None else float("nan"))
@@ -198,199 +195,6 @@ def timed_runs(at, repeats: int) -> tuple[list[float], list[float]]:
     return scripts, collections
 
 
-# ----------------------------------------------------------------- 2-4b. in the browser
-
-# Stamps every message from the server in the page's clock while `__record` is on.
-RECORD_WEBSOCKET = """
-(() => {
-  const Native = window.WebSocket;
-  window.__frames = [];
-  window.__record = false;
-  window.WebSocket = class extends Native {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('message', (e) => {
-        if (window.__record) window.__frames.push([performance.now(), e.data]);
-      });
-    }
-  };
-})();
-"""
-READ_FRAMES = """
-() => window.__frames.map(([t, data]) => {
-  if (!(data instanceof ArrayBuffer)) return [t, null];
-  const bytes = new Uint8Array(data);
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return [t, btoa(text)];
-})
-"""
-# Stamps the key press, then the moment a chat message first shows text opening with `word`.
-ARM_ANSWER = """
-(word) => {
-  const b = window.__bench = {t0: null, dom: null, frame: null};
-  window.__frames = []; window.__record = true;
-  const keys = new AbortController();
-  document.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && b.t0 === null) { b.t0 = performance.now(); keys.abort(); }
-  }, {capture: true, signal: keys.signal});
-  const shown = () => [...document.querySelectorAll(
-    '[data-testid="stChatMessage"] [data-testid="stMarkdownContainer"]')]
-    .some((e) => e.textContent.trimStart().startsWith(word));
-  const observer = new MutationObserver(() => {
-    if (b.t0 === null || b.dom !== null || !shown()) return;
-    b.dom = performance.now(); observer.disconnect();
-    requestAnimationFrame(() => { b.frame = performance.now(); });
-  });
-  observer.observe(document.body, {childList: true, subtree: true, characterData: true});
-}
-"""
-# Stamps the click, then the frame where the page image has a new source, is loaded and laid out.
-ARM_IMAGE = """
-([selector, old]) => {
-  const b = window.__bench = {t0: null, loaded: null, frame: null, src: null};
-  window.__frames = []; window.__record = true;
-  const clicks = new AbortController();
-  document.addEventListener('click', () => {
-    if (b.t0 === null) { b.t0 = performance.now(); clicks.abort(); }
-  }, {capture: true, signal: clicks.signal});
-  const ready = () => {
-    const img = document.querySelector(selector);
-    return img && img.src !== old && img.complete && img.naturalWidth > 0
-      && img.getBoundingClientRect().height > 0 ? img : null;
-  };
-  const loads = new AbortController();
-  document.addEventListener('load', () => {
-    if (b.t0 !== null && b.loaded === null && ready()) { b.loaded = performance.now(); loads.abort(); }
-  }, {capture: true, signal: loads.signal});
-  const tick = () => {
-    const img = b.t0 === null ? null : ready();
-    if (!img) { requestAnimationFrame(tick); return; }
-    b.frame = performance.now(); b.src = img.src;
-    if (b.loaded === null) b.loaded = b.frame;
-    loads.abort();
-  };
-  requestAnimationFrame(tick);
-}
-"""
-ARM_KEY = """
-(key) => {
-  const b = window.__bench = {t0: null};
-  window.__frames = []; window.__record = true;
-  if (document.activeElement) document.activeElement.blur();
-  document.addEventListener('keydown', (e) => {
-    if (e.key === key && b.t0 === null) b.t0 = performance.now();
-  }, {capture: true, once: true});
-}
-"""
-
-
-def server_messages(page) -> list[tuple[float, Any]]:
-    """What the server sent since the recorder was armed: (page time in ms, ForwardMsg)."""
-    return [
-        (t, ForwardMsg.FromString(base64.b64decode(data))) for t, data in page.evaluate(READ_FRAMES) if data
-    ]
-
-
-def full_runs(messages: list[tuple[float, Any]]) -> list[dict[str, Any]]:
-    """Full script runs (not fragment runs): start and finish in page time, and how they ended."""
-    runs: dict[str, dict[str, Any]] = {}
-    for t, msg in messages:
-        kind, run = msg.WhichOneof("type"), msg.metadata.run
-        if kind == "new_session" and not run.fragment_ids:
-            runs[run.script_run_id] = {"start": t, "end": None, "status": None}
-        elif kind == "script_finished" and run.script_run_id in runs:
-            runs[run.script_run_id].update(end=t, status=msg.script_finished)
-    return sorted(runs.values(), key=lambda r: r["start"])
-
-
-def settled(page, timeout: float = 120) -> dict[str, Any]:
-    """Wait until a full run has finished without being cut short, and return that run."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        finished = [r for r in full_runs(server_messages(page)) if r["status"] == FINISHED]
-        if finished:
-            page.evaluate("window.__record = false")
-            return finished[0]
-        page.wait_for_timeout(50)
-    raise RuntimeError("the app never finished a run")
-
-
-def first_token_message(messages: list[tuple[float, Any]], word: str) -> float | None:
-    return next(
-        (t for t, msg in messages
-         if element_kind(msg) == "markdown" and msg.delta.new_element.markdown.body.startswith(word)),
-        None,
-    )  # fmt: skip
-
-
-def ask_and_watch(page, question: str, word: str) -> dict[str, float | None]:
-    """Milliseconds from Enter to the first token on screen, and where that time went."""
-    from browser import ask
-
-    page.evaluate(ARM_ANSWER, word)
-    ask(page, question)
-    page.wait_for_function("() => window.__bench.frame !== null", timeout=120_000)
-    mark = page.evaluate("() => window.__bench")
-    messages = server_messages(page)
-    settled(page)
-    runs, token, t0 = full_runs(messages), first_token_message(messages, word), mark["t0"]
-    start = runs[0]["start"] if runs else None
-    return {
-        "first_token_ms": mark["frame"] - t0,
-        "first_token_dom_ms": mark["dom"] - t0,
-        "enter_to_run_start_ms": start - t0 if start is not None else None,
-        "run_start_to_token_message_ms": token - start if None not in (token, start) else None,
-        "token_message_to_screen_ms": mark["frame"] - token if token is not None else None,
-    }
-
-
-def click_and_watch(page, label: str) -> dict[str, Any]:
-    """Milliseconds from a click on citation `label` of the newest answer to its page on screen."""
-    from browser import page_image
-
-    old = page_image(page).get_attribute("src")
-    page.evaluate(ARM_IMAGE, [IMAGE, old])
-    newest = page.locator('[data-testid="stChatMessage"]').last
-    newest.locator('[data-testid="stButtonGroup"] button', has_text=label).click()
-    page.wait_for_function("() => window.__bench.frame !== null", timeout=60_000)
-    mark = page.evaluate("() => window.__bench")
-    run = settled(page)
-    image = first_image_message(server_messages(page), run["start"])
-    return {
-        "ms": mark["frame"] - mark["t0"],
-        "loaded_ms": mark["loaded"] - mark["t0"],
-        "click_to_run_start_ms": run["start"] - mark["t0"],
-        "run_start_to_image_message_ms": image - run["start"] if image is not None else None,
-        "image_message_to_screen_ms": mark["frame"] - image if image is not None else None,
-        "run_server_ms": run["end"] - run["start"],
-        "src": mark["src"],
-    }
-
-
-def first_image_message(messages: list[tuple[float, Any]], after: float) -> float | None:
-    return next((t for t, msg in messages if t >= after and element_kind(msg) == "imgs"), None)
-
-
-def element_kind(msg: Any) -> str | None:
-    """What a ForwardMsg draws: "markdown", "imgs", ...; None when it draws nothing."""
-    if msg.WhichOneof("type") != "delta" or msg.delta.WhichOneof("type") != "new_element":
-        return None
-    return msg.delta.new_element.WhichOneof("type")
-
-
-def idle_rerun_in_browser(page) -> dict[str, float]:
-    """Press R (Streamlit's rerun key) with nothing focused; the run's time on the server is
-    between its new_session and script_finished messages."""
-    page.evaluate(ARM_KEY, "r")
-    page.keyboard.press("r")
-    run = settled(page, timeout=60)
-    t0 = page.evaluate("() => window.__bench.t0")
-    return {"server_ms": run["end"] - run["start"], "key_to_finish_ms": run["end"] - t0}
-
-
 def one_round(page, answerer: Answerer, question: str, word: str) -> dict[str, Any]:
     """Ask, click the citation not yet open, switch to the other one, come back; then rerun idle."""
     answerer.word = word
@@ -405,7 +209,7 @@ def one_round(page, answerer: Answerer, question: str, word: str) -> dict[str, A
 
 
 def browser_rounds(server_url: str, answerer: Answerer, questions: list[str]) -> list[dict[str, Any]]:
-    from browser import app_env, browser, running_app, wait_until_ready
+    from tests.support.browser import app_env, browser, running_app, wait_until_ready
 
     answerer.track = True
     rows = []
@@ -497,18 +301,15 @@ def main() -> int:
     os.environ.update(AUDITOR_DB_URI=str(root / "db"), AUDITOR_LOGS_DIR=str(root / "logs"),
                       AUDITOR_DATA_DIR=str(root / "data"))  # fmt: skip
 
-    from conftest import ULTA
-    from fake_llm import FakeLLM
-    from test_agent import grader_keeping, model
-
-    import agent
-    import config
-    import database
-    import ingest
+    from compliance_auditor import config
+    from compliance_auditor.index.store import AuditIndex
+    from compliance_auditor.ingestion import ingest_paths
+    from tests.support.fake_llm import FakeLLM
+    from tests.support.scripted import grader_keeping, model
 
     config.get_settings.cache_clear()
-    index = database.AuditIndex()
-    summary = ingest.ingest_paths([ULTA], index, show_progress=False)
+    index = AuditIndex()
+    summary = ingest_paths([ULTA], index, show_progress=False)
     if summary.added != 1:
         raise RuntimeError(f"the sample filing was not ingested: {summary.failures}")
     questions = (QUESTIONS * (args.repeats // len(QUESTIONS) + 1))[: args.repeats]
@@ -517,7 +318,7 @@ def main() -> int:
         server.responder = model(grader_keeping(""), answerer)  # "" is in every passage: keep them all
         os.environ["AUDITOR_LLM_ENDPOINT"] = server.url
         config.get_settings.cache_clear()
-        agent_s = agent_first_tokens(agent, index, questions)
+        agent_s = agent_first_tokens(index, questions)
         idle = idle_reruns_in_process(questions[0], args.idle_runs)
         rows = browser_rounds(server.url, answerer, ["What were Ulta Beauty's total net sales?", *questions])
     result = summarise(agent_s, idle, rows, args)

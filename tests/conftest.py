@@ -1,17 +1,20 @@
-"""Shared fixtures: real filings, a real LanceDB in a temp dir, the real embedding model."""
+"""Shared fixtures: real filings, a real LanceDB in a temp dir, the real embedding model, and
+the OpenAI-protocol test server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
-import config
-
-DATA = Path(__file__).parent / "data"
-ULTA = DATA / "ULTABEAUTY_2023Q4_EARNINGS.pdf"
-AMCOR_8K = DATA / "AMCOR_2022_8K_dated-2022-07-01.pdf"
+from compliance_auditor import config
+from compliance_auditor.index.embedder import DEFAULT_MODEL, Embedder
+from compliance_auditor.index.store import AuditIndex
+from compliance_auditor.ingestion import ingest_paths
+from compliance_auditor.llm.breakers import reset_breakers
+from tests.support.fake_llm import FakeLLM
+from tests.support.filings import AMCOR_8K, ULTA
+from tests.support.scripted import careful_model
 
 
 @pytest.fixture(autouse=True)
@@ -40,29 +43,49 @@ def set_env(monkeypatch):
 
 @pytest.fixture(scope="session")
 def embedder():
-    import database
-
-    return database.Embedder(database.DEFAULT_MODEL)
+    return Embedder(DEFAULT_MODEL)
 
 
 @pytest.fixture
 def index(embedder, isolated_settings):
-    import database
-
-    return database.AuditIndex(str(isolated_settings / "db"), embedder=embedder)
+    return AuditIndex(str(isolated_settings / "db"), embedder=embedder)
 
 
 @pytest.fixture(scope="session")
 def ulta_index(embedder, tmp_path_factory):
     """One index holding the two committed filings, shared by read-only tests."""
-    import database
-    import ingest
-
     root = tmp_path_factory.mktemp("shared-index")
-    idx = database.AuditIndex(str(root / "db"), embedder=embedder)
-    summary = ingest.ingest_paths([ULTA, AMCOR_8K], idx, show_progress=False)
+    idx = AuditIndex(str(root / "db"), embedder=embedder)
+    summary = ingest_paths([ULTA, AMCOR_8K], idx, show_progress=False)
     assert summary.added == 2, summary.failures
     return idx
+
+
+@pytest.fixture(scope="session")
+def ulta_only(embedder, tmp_path_factory):
+    """A database holding the Ulta Beauty release alone, ingested once, to be copied."""
+    root = tmp_path_factory.mktemp("ulta-only")
+    summary = ingest_paths([ULTA], AuditIndex(str(root / "db"), embedder=embedder), show_progress=False)
+    assert summary.added == 1, summary.failures
+    return root / "db"
+
+
+@pytest.fixture
+def ulta(ulta_only, isolated_settings):
+    """The settings' own database, holding the Ulta Beauty earnings release (a fresh copy)."""
+    shutil.copytree(ulta_only, isolated_settings / "db")
+
+
+@pytest.fixture
+def server(set_env):
+    """The OpenAI-protocol test server, which the settings point the agent at; by default it
+    grades and answers like a careful model."""
+    with FakeLLM() as fake:
+        set_env(llm_endpoint=fake.url, llm_connect_timeout_s=1, llm_read_timeout_s=3, llm_backoff_s=0.05)
+        reset_breakers()
+        fake.responder = careful_model()
+        yield fake
+    reset_breakers()
 
 
 @pytest.fixture

@@ -10,34 +10,17 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-from conftest import ULTA
-from fake_llm import FakeLLM, dead_url, free_port
 from streamlit.testing.v1 import AppTest
-from test_agent import NET_SALES, grader_keeping, model, net_sales_answer, number_of
 
-import audit
-import database
-import ingest
-import llm
+from compliance_auditor.audit import chain, chain_check
+from compliance_auditor.audit.signoff import signoff_state
+from compliance_auditor.index.store import AuditIndex
+from compliance_auditor.llm.breakers import reset_breakers
+from tests.support.fake_llm import dead_url, free_port
+from tests.support.filings import ROOT, ULTA
+from tests.support.scripted import NET_SALES, QUESTION, grader_keeping, model, number_of
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-QUESTION = "What were Ulta Beauty's net sales in the fourth quarter of fiscal 2022?"
-
-
-@pytest.fixture
-def server(set_env):
-    with FakeLLM() as fake:
-        set_env(llm_endpoint=fake.url, llm_connect_timeout_s=1, llm_read_timeout_s=3)
-        llm.reset_breakers()
-        fake.responder = model(grader_keeping(NET_SALES), net_sales_answer)
-        yield fake
-
-
-@pytest.fixture
-def ulta(isolated_settings):
-    """The settings' own database, holding the Ulta Beauty earnings release."""
-    ingest.ingest_paths([ULTA], show_progress=False)
+APP = str(ROOT / "app.py")
 
 
 def start() -> AppTest:
@@ -51,7 +34,7 @@ def ask(at: AppTest, question: str = QUESTION) -> AppTest:
 
 
 def wait_for_documents(count: int, timeout: float = 120) -> list[dict]:
-    index = database.AuditIndex()
+    index = AuditIndex()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         docs = index.list_documents()
@@ -130,7 +113,7 @@ def test_stepping_to_the_next_page(server, ulta):
 
 def test_with_no_model_the_app_gives_evidence_only(set_env, ulta):
     set_env(llm_endpoint=dead_url(), llm_connect_timeout_s=1)
-    llm.reset_breakers()
+    reset_breakers()
     at = start()
     assert any("evidence-only" in w.value for w in at.sidebar.warning)
     at = ask(at)
@@ -159,14 +142,14 @@ def test_an_answer_can_be_signed_off_and_rated(server, ulta):
     at.selectbox(key="verdict-0").set_value("approved").run()
     at.button(key="signoff-0").click().run()
     assert not at.exception
-    answer_hash = at.session_state.history[0]["result"].audit_hash
-    signed = audit.signoff_state(answer_hash)
-    assert signed["verdict"] == "approved" and signed["comment"] == "Matches the 8-K"
+    answer_hash = at.session_state.history[0]["result"].hash
+    signed = signoff_state(answer_hash)
+    assert signed is not None and (signed.verdict, signed.comment) == ("approved", "Matches the 8-K")
     assert any("Sign-off: approved" in c.value for c in at.caption)
     at.feedback(key="rating-0").set_value(1).run()
     at.button(key="send-0").click().run()
-    kinds = [r["kind"] for r in audit.records()]
-    assert kinds == ["answer", "signoff", "feedback"] and audit.verify().ok
+    kinds = [r["kind"] for r in chain.records()]
+    assert kinds == ["answer", "signoff", "feedback"] and chain_check.verify_chain().ok
 
 
 # --------------------------------------------------------------------------- the library
@@ -202,7 +185,7 @@ def test_metadata_can_be_corrected(server, ulta):
     form_inputs["Ticker"].set_value("ULTA")
     next(b for b in at.button if b.label == "Save metadata").click().run()
     assert not at.exception
-    [doc] = database.AuditIndex().list_documents()
+    [doc] = AuditIndex().list_documents()
     assert doc["company"] == "Ulta Beauty, Inc." and doc["ticker"] == "ULTA"
 
 
@@ -211,5 +194,5 @@ def test_a_filing_can_be_deleted(server, ulta):
     at.checkbox(key="confirm-delete").check().run()
     next(b for b in at.button if b.label == "Delete filing").click().run()
     assert not at.exception
-    assert database.AuditIndex().list_documents() == []
+    assert AuditIndex().list_documents() == []
     assert any("index is empty" in info.value for info in at.info)

@@ -7,17 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import ULTA
-from fake_llm import FakeLLM
-from test_agent import NET_SALES, model, net_sales_answer, passages
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-from answers import matches  # noqa: E402
+from bench.answers import matches
+from tests.support.fake_llm import FakeLLM
+from tests.support.filings import ROOT, ULTA
+from tests.support.scripted import NET_SALES, model, net_sales_answer, passages
 
 
 @pytest.mark.parametrize(
@@ -74,7 +70,7 @@ def test_the_harness_scores_answers_and_reports(tmp_path, isolated_settings):
         env = {**os.environ, "AUDITOR_LLM_ENDPOINT": server.url}
         out = tmp_path / "out.json"
         done = subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "answers.py"), "--questions", str(questions),
+            [sys.executable, "-m", "bench.answers", "--questions", str(questions),
              "--pdfs", str(pdfs), "--out", str(out)],
             capture_output=True, text=True, env=env, timeout=300, cwd=ROOT,
         )  # fmt: skip

@@ -15,11 +15,21 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from browser import ROOT, app_env, ask, browser, citation_buttons, open_tab, page_image, running_app, upload
-from conftest import ULTA
-from fake_llm import FakeLLM
 from PIL import Image
-from test_agent import NET_SALES, QUESTION, grader_keeping, model, net_sales_answer
+
+from tests.support.browser import (
+    app_env,
+    ask,
+    browser,
+    citation_buttons,
+    open_tab,
+    page_image,
+    running_app,
+    upload,
+)
+from tests.support.fake_llm import FakeLLM
+from tests.support.filings import ROOT, ULTA
+from tests.support.scripted import QUESTION, careful_model
 
 OUTPUT = ROOT / "test-output" / "browser"
 
@@ -50,7 +60,7 @@ def watch_answer_grow(page, until: str, timeout: float = 60) -> list[int]:
 def test_upload_ask_stream_and_open_a_highlighted_citation(isolated_settings):
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with FakeLLM(per_token_s=0.03) as server:
-        server.responder = model(grader_keeping(NET_SALES), net_sales_answer)
+        server.responder = careful_model()
         with (
             running_app(app_env(AUDITOR_LLM_ENDPOINT=server.url)) as url,
             browser(height=1300) as (page, requests),

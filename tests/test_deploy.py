@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,13 +20,14 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from fake_llm import FakeLLM, dead_url
-from test_agent import NET_SALES, QUESTION, grader_keeping, model, net_sales_answer
 
-import agent
-import llm
+from compliance_auditor.agent.graph import stream
+from compliance_auditor.llm.breakers import reset_breakers
+from tests.support.fake_llm import FakeLLM, dead_url, free_port
+from tests.support.filings import ROOT
+from tests.support.scripted import QUESTION, careful_model
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY = ROOT / "deploy"
 NGINX_CONF = DEPLOY / "nginx" / "nginx.conf"
 REPLICAS = DEPLOY / "nginx" / "llm-replicas.conf"
 SERVER_LINE = re.compile(r"^server (\S+)(.*;)$", re.M)
@@ -37,12 +37,6 @@ needs_nginx = pytest.mark.skipif(
     shutil.which("nginx") is None,
     reason="nginx is not installed (./launch.sh --setup --extras dev installs it)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def port_of(url: str) -> int:
@@ -163,10 +157,10 @@ def replicas():
     """Two OpenAI-protocol servers that grade and answer like a careful model, a token at a time."""
     with FakeLLM(per_token_s=PER_TOKEN_S) as first, FakeLLM(per_token_s=PER_TOKEN_S) as second:
         for fake in (first, second):
-            fake.responder = model(grader_keeping(NET_SALES), net_sales_answer)
-        llm.reset_breakers()
+            fake.responder = careful_model()
+        reset_breakers()
         yield first, second
-    llm.reset_breakers()
+    reset_breakers()
 
 
 @needs_nginx
@@ -177,7 +171,7 @@ def test_the_agent_answers_through_nginx_token_by_token_from_both_replicas(
         set_env(llm_endpoint=url, llm_connect_timeout_s=2, llm_read_timeout_s=10)
         for _ in range(3):
             arrivals: list[float] = []
-            for event in agent.stream(QUESTION, index=ulta_index):
+            for event in stream(QUESTION, index=ulta_index):
                 if event.kind == "token":
                     arrivals.append(time.perf_counter())
                 elif event.kind == "result":

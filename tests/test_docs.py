@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-from config import Settings
+from compliance_auditor.config import Settings
+from tests.support.filings import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
@@ -26,3 +25,22 @@ def test_every_setting_is_in_the_configuration_table():
     table = README[README.index("## Configuration") :]
     missing = [name for name in Settings.model_fields if f"`AUDITOR_{name.upper()}`" not in table]
     assert not missing, f"settings missing from the README's configuration table: {missing}"
+
+
+ARCHITECTURE = (ROOT / "docs" / "architecture.md").read_text()
+PACKAGE = ROOT / "compliance_auditor"
+
+
+def test_every_module_the_architecture_page_names_exists():
+    named = set(re.findall(r"`((?:compliance_auditor|tests|bench)/[\w/]*?(?:\.py|/))`", ARCHITECTURE))
+    named |= set(re.findall(r"`(\w+\.(?:py|sh))`", ARCHITECTURE)) - {"pyproject.py"}
+    assert len(named) > 30, named
+    missing = sorted(name for name in named if not (ROOT / name).exists())
+    assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
+
+
+def test_the_architecture_page_covers_every_part_of_the_package():
+    parts = [p.name for p in PACKAGE.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()]
+    parts = [p for p in parts if p not in ("__init__.py", "__main__.py")]
+    missing = [p for p in parts if p not in ARCHITECTURE]
+    assert not missing, f"docs/architecture.md does not say where these live: {missing}"

@@ -11,28 +11,21 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import psutil
 import pytest
-from fake_llm import FakeLLM, dead_url
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.fake_llm import FakeLLM, dead_url, free_port
+from tests.support.filings import ROOT
+
 LAUNCH = ROOT / "launch.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def can_start_a_model_server() -> bool:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-from fake_llm import FakeLLM, dead_url, free_port
 from prometheus_client.parser import text_string_to_metric_families
-from test_agent import NET_SALES, QUESTION, grader_keeping, model, net_sales_answer, run
 
-import config
-import ingest
-import llm
-import metrics
+from compliance_auditor import config, metrics
+from compliance_auditor.ingestion import ingest_paths
+from compliance_auditor.llm.breakers import reset_breakers
+from tests.support.fake_llm import dead_url, free_port
+from tests.support.scripted import QUESTION, run
 
 
 class Scrape:
@@ -44,16 +43,6 @@ def metrics_url() -> str:
     return metrics.serve(0)  # any free port, on 127.0.0.1
 
 
-@pytest.fixture
-def server(set_env):
-    with FakeLLM() as fake:
-        set_env(llm_endpoint=fake.url, llm_connect_timeout_s=1, llm_read_timeout_s=3)
-        llm.reset_breakers()
-        fake.responder = model(grader_keeping(NET_SALES), net_sales_answer)
-        yield fake
-    llm.reset_breakers()
-
-
 def test_an_answered_question_counts_its_outcome_node_times_model_calls_and_tokens(
     metrics_url, server, ulta_index
 ):
@@ -74,7 +63,7 @@ def test_an_answered_question_counts_its_outcome_node_times_model_calls_and_toke
 def test_a_dead_endpoint_shows_down_and_its_question_as_evidence_only(metrics_url, ulta_index, set_env):
     endpoint = dead_url()
     set_env(llm_endpoint=endpoint, llm_connect_timeout_s=1)
-    llm.reset_breakers()
+    reset_breakers()
     before = Scrape(metrics_url)
     result, _ = run(QUESTION, ulta_index)
     after = Scrape(metrics_url)
@@ -89,7 +78,7 @@ def test_a_dead_endpoint_shows_down_and_its_question_as_evidence_only(metrics_ur
 def test_ingestion_counts_documents_pages_and_failures(metrics_url, index, workdir):
     (workdir / "notes.pdf").write_bytes(b"this is not a PDF")
     before = Scrape(metrics_url)
-    summary = ingest.ingest_paths([workdir], index, show_progress=False)
+    summary = ingest_paths([workdir], index, show_progress=False)
     after = Scrape(metrics_url)
     assert summary.added == 1 and summary.failed == 1
     assert after.since(before, "auditor_documents_ingested_total", status="ok") == 1

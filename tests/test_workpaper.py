@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 
 import pypdfium2 as pdfium
-from conftest import ULTA
 from PIL import Image, ImageChops
-from records import answer_record
 
-import audit
-import workpaper
+from compliance_auditor import snapshots, workpaper
+from compliance_auditor.audit import chain, cli
+from compliance_auditor.audit.signoff import signoff
+from tests.support.answers import answer_record
+from tests.support.filings import ULTA
 
 KNOWN = "Gross profit increased 18.0%"  # on the second page of the Ulta release
 OUTSIDE = "For the Full Year of Fiscal 2022"  # the heading below the cited chunk
@@ -33,7 +34,7 @@ def text_box(pdf, page: int, text: str) -> list[float]:
 
 
 def test_a_box_in_points_scales_to_pixels_without_flipping():
-    assert workpaper.pixel_box([72, 144, 216, 288], dpi=144) == (144, 288, 432, 576)
+    assert snapshots.pixel_box([72, 144, 216, 288], dpi=144) == (144, 288, 432, 576)
 
 
 def test_the_highlight_covers_the_cited_text_where_it_is_on_the_page(ulta_index):
@@ -44,17 +45,17 @@ def test_the_highlight_covers_the_cited_text_where_it_is_on_the_page(ulta_index)
     assert hit.page == 1
 
     dpi = 100
-    plain = workpaper.render_page(ULTA, hit.page, dpi)
-    png = workpaper.snapshot(ULTA, hit.page, [("[1]", hit.bbox)], dpi)
+    plain = snapshots.render_page(ULTA, hit.page, dpi)
+    png = snapshots.snapshot(ULTA, hit.page, [("[1]", hit.bbox)], dpi)
     marked = Image.open(io.BytesIO(png)).convert("RGB")
     left, top, right, bottom = ImageChops.difference(plain, marked).getbbox()  # what the highlight drew
-    x0, y0, x1, y1 = workpaper.pixel_box(text_box(ULTA, hit.page, KNOWN), dpi)
+    x0, y0, x1, y1 = snapshots.pixel_box(text_box(ULTA, hit.page, KNOWN), dpi)
 
     assert left <= x0 and top <= y0 and right >= x1 and bottom >= y1
-    assert workpaper.pixel_box(text_box(ULTA, hit.page, OUTSIDE), dpi)[1] > bottom  # not the next section
+    assert snapshots.pixel_box(text_box(ULTA, hit.page, OUTSIDE), dpi)[1] > bottom  # not the next section
     inside = ImageChops.difference(plain.crop((x0, y0, x1, y1)), marked.crop((x0, y0, x1, y1)))
     assert inside.getbbox() is not None  # the text itself is tinted
-    assert workpaper.snapshot(ULTA, hit.page, [("[1]", hit.bbox)], dpi) is png  # rendered once
+    assert snapshots.snapshot(ULTA, hit.page, [("[1]", hit.bbox)], dpi) is png  # rendered once
 
 
 def test_an_export_holds_the_record_hash_snapshots_and_escaped_text(ulta_index, set_env, tmp_path):
@@ -63,13 +64,13 @@ def test_an_export_holds_the_record_hash_snapshots_and_escaped_text(ulta_index, 
     asked = "Did gross profit <b>grow</b> in the fourth quarter?"
     result = ulta_index.search(asked, k=5, filters={"doc_name": ULTA.name})
     record = answer_record(asked, result, answer="It grew <script>alert('x')</script> [1]")
-    record["citations"][0]["quote"] = "<img src=x onerror=alert(1)> " + record["citations"][0]["quote"]
-    stored = audit.append(record, log)
-    audit.signoff(stored["hash"], "Dana Reviewer", "approved", "ties to the release", log)
+    record.citations[0].text = "<img src=x onerror=alert(1)> " + record.citations[0].text
+    stored = chain.append(record, log)
+    signoff(stored["hash"], "Dana Reviewer", "approved", "ties to the release", log)
 
     html_file = tmp_path / "paper.html"
     assert (
-        audit.main(["export", stored["id"], "--format", "html", "--out", str(html_file), "--log", str(log)])
+        cli.main(["export", stored["id"], "--format", "html", "--out", str(html_file), "--log", str(log)])
         == 0
     )
     page = html_file.read_text()
@@ -82,9 +83,7 @@ def test_an_export_holds_the_record_hash_snapshots_and_escaped_text(ulta_index, 
     assert "approved by Dana Reviewer" in page
 
     md_file = tmp_path / "paper.md"
-    assert (
-        audit.main(["export", stored["id"], "--format", "md", "--out", str(md_file), "--log", str(log)]) == 0
-    )
+    assert cli.main(["export", stored["id"], "--format", "md", "--out", str(md_file), "--log", str(log)]) == 0
     text = md_file.read_text()
     assert stored["hash"] in text and "<script>" not in text and "&lt;script&gt;" in text
     assert "](paper_files/citation-1.png)" in text
@@ -94,9 +93,9 @@ def test_an_export_holds_the_record_hash_snapshots_and_escaped_text(ulta_index, 
 def test_a_citation_whose_filing_is_gone_says_so_instead_of_a_snapshot(ulta_index):
     result = ulta_index.search("net sales", k=3, filters={"doc_name": ULTA.name})
     record = answer_record("net sales?", result)
-    record["citations"][0]["doc_sha256"] = "0" * 64
-    snapshots = workpaper.citation_snapshots(record, ulta_index)
-    assert "No snapshot: the filing with this sha256 is not" in workpaper.render_html(record, snapshots)
+    record.citations[0].doc_sha256 = "0" * 64
+    pictures = snapshots.citation_snapshots(record, ulta_index)
+    assert "No snapshot: the filing with this sha256 is not" in workpaper.render_html(record, pictures)
 
 
 def test_markdown_shows_links_and_markup_from_a_model_as_plain_text():

@@ -27,7 +27,7 @@ from prometheus_client import (
     start_http_server,
 )
 
-import config
+from compliance_auditor import config
 
 # Prometheus would store every counter's start time as a series of its own: twice the series, no use here.
 disable_created_metrics()

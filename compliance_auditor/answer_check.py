@@ -1,4 +1,4 @@
-"""Checks an answer against its evidence, without a language model.
+"""The answer check: an answer against its evidence, without a language model.
 
 Three checks, each one a reason to distrust an answer that looks confident:
 - every citation `[n]` resolves to a passage of evidence;
@@ -13,10 +13,10 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+
+from compliance_auditor.records import CitationCheck, NumberCheck, Verification
 
 SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mm": 1e6, "m": 1e6, "mn": 1e6,
           "billion": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12}  # fmt: skip
@@ -44,27 +44,6 @@ _NO_CLAIM = re.compile(
 _SCALE_NOTE = re.compile(
     r"(in|dollars in|amounts in|\$ in|usd in)\s+(thousands|millions|billions)", re.IGNORECASE
 )
-
-
-class CitationCheck(BaseModel):
-    n: int
-    resolved: bool
-
-
-class NumberCheck(BaseModel):
-    text: str = Field(description="The number as the answer wrote it.")
-    value: float
-    sentence: int = Field(description="Index of the sentence it is in.")
-    verdict: Literal["quoted", "computed", "unverified"]
-    source: str = Field(default="", description="Where it was found, or how it was recomputed.")
-
-
-class Verification(BaseModel):
-    ok: bool
-    citations: list[CitationCheck] = []
-    numbers: list[NumberCheck] = []
-    unsupported_sentences: list[str] = []
-    warnings: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -196,10 +175,10 @@ class EvidenceNumbers:
                 "a / b": a / b, "a / b × 100": a / b * 100, "(a - b) / b × 100": (a - b) / b * 100,
             }  # fmt: skip
         for name, grid in results.items():
-            hit = np.argwhere(np.abs(np.abs(grid) - target) <= tol)
-            hit = [(i, j) for i, j in hit if i != j or name == "a + b"]
-            if hit:
-                i, j = hit[0]
+            close = np.argwhere(np.abs(np.abs(grid) - target) <= tol)
+            pairs = [(i, j) for i, j in close if i != j or name == "a + b"]
+            if pairs:
+                i, j = pairs[0]
                 if name == "a - b" and unique[i] < unique[j]:
                     i, j = j, i  # |a - b| matched: name the larger one a
                 return f"{name} with a = {self.labels[first[i]]}, b = {self.labels[first[j]]}"
@@ -215,7 +194,7 @@ class EvidenceNumbers:
 # --------------------------------------------------------------------------- the check
 
 
-def verify(
+def check_answer(
     answer: str, passages: dict[int, str], scales: dict[int, float | None] | None = None
 ) -> Verification:
     """Check `answer` against `passages` (evidence numbered as the answer cites it)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.fake_llm import free_port
+from tests.support.filings import ROOT
+
 CHROMIUM = "/usr/bin/chromium"
 # Without these, Chromium phones home at start (updates, sync, field trials), and this
 # machine's closed network refuses it many times over.
@@ -28,12 +29,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
     "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
 ]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -86,7 +81,7 @@ def browser(width: int = 1600, height: int = 1000) -> Iterator[tuple[object, lis
 
 def app_env(**extra: str) -> dict[str, str]:
     """The environment for the app: this process's AUDITOR_* settings, plus `extra`."""
-    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+    return {**os.environ, **extra}
 
 
 # ----------------------------------------------------------------- what a user does
