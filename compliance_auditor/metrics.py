@@ -1,7 +1,7 @@
 """Prometheus metrics of the app process: questions, agent nodes, model calls, ingestion.
 
-    metrics.question("answered")                 # agent.py, once per question
-    metrics.serve(9464)                          # app.py, when AUDITOR_METRICS_PORT is set
+    metrics.question("answered")                 # agent/graph.py, once per question
+    metrics.expose(settings)                     # the workbench, when AUDITOR_METRICS_PORT is set
 
 Recording is always on: an increment costs about a microsecond. Only the HTTP exposition is
 off until ``AUDITOR_METRICS_PORT`` is set. The metrics live in this module's own registry,

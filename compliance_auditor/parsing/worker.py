@@ -3,73 +3,78 @@
 A corrupt or hostile PDF can hang pdfium or eat memory; in a child process it fails alone,
 with a reason, and the batch goes on. The next document is parsed in its child while the
 current one is embedded (`ParseJob` starts now and is collected later).
+
+The child is a fresh interpreter running this module (``python -m
+compliance_auditor.parsing.worker``): the request comes pickled on its stdin, the result
+goes back pickled on its stdout. Not `multiprocessing`: its children re-import the parent's
+``__main__``, which under Streamlit is the app itself, so every upload's parser loaded the
+whole workbench (torch, the embedding model, the index) before reading a page.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import pickle
+import select
+import subprocess
 import sys
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from compliance_auditor.parsing.converter import ParseOptions, parse_document
 from compliance_auditor.parsing.pdf import IngestError
 from compliance_auditor.records import ParsedFiling
 
+POLL_S = 0.05
 
-def _child_main(
-    conn: Connection, path: str, opts: ParseOptions, overrides: dict[str, object], display_name: str,
-    sha256: str,
-) -> None:  # fmt: skip
-    """Entry point of the parser process: parse, send back the result or the error."""
+
+def _parse(request: tuple[str, ParseOptions, dict[str, object], str, str]) -> tuple[str, Any]:
+    """In the child: parse, and return the result or the error."""
+    path, opts, overrides, display_name, sha256 = request
     try:
-        conn.send(("ok", parse_document(Path(path), opts, overrides, display_name, sha256)))
+        return "ok", parse_document(Path(path), opts, overrides, display_name, sha256)
     except IngestError as exc:
-        conn.send(("error", str(exc)))
+        return "error", str(exc)
     except Exception as exc:  # a parser bug must fail this file, not the batch
-        conn.send(("error", f"parser error: {type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
+        return "error", f"parser error: {type(exc).__name__}: {exc}"
 
 
-def _watch(pid: int) -> Any:
-    """A psutil handle on the parser child, or None when it has already finished."""
-    import psutil
-
-    try:
-        return psutil.Process(pid)
-    except psutil.Error:
-        return None
+def _child_main() -> None:
+    """Entry point of the parser process: stdout carries only the pickled result, so anything
+    a library prints (to fd 1 or sys.stdout) goes to stderr instead."""
+    result_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    request = pickle.load(sys.stdin.buffer)
+    result_out.write(pickle.dumps(_parse(request), protocol=pickle.HIGHEST_PROTOCOL))
+    result_out.close()
 
 
 class ParseJob:
     """One document being parsed in a child process, started now and collected later."""
 
-    _context: Any = None
-
     def __init__(
         self, path: Path, opts: ParseOptions, overrides: dict[str, object], display_name: str = "",
         sha256: str = "",
     ) -> None:  # fmt: skip
-        if ParseJob._context is None:
-            method = "forkserver" if sys.platform != "win32" else "spawn"
-            ParseJob._context = multiprocessing.get_context(method)
-        ctx = ParseJob._context
+        import psutil
+
         self.path, self.opts = path, opts
-        self._conn, child_conn = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(
-            target=_child_main,
-            args=(child_conn, str(path), opts, overrides, display_name, sha256),
-            daemon=True,
-        )
         self._started = time.monotonic()
-        self._proc.start()
-        child_conn.close()
-        # Watched from its start: `multiprocessing` reaps finished children whenever another
-        # process starts, so the pid may be gone by the time the result is collected.
-        self._watch = _watch(self._proc.pid)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "compliance_auditor.parsing.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+        )  # fmt: skip
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._stdout: IO[bytes] = self._proc.stdout
+        self._watch = psutil.Process(self._proc.pid)
+        request = (str(path), opts, overrides, display_name, sha256)
+        try:
+            self._proc.stdin.write(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+            self._proc.stdin.close()
+        except OSError:
+            pass  # the child died at once: `result()` reports how it ended
 
     def result(self) -> ParsedFiling:
         """Wait for the child within the time limit and memory cap; raise IngestError on failure.
@@ -78,42 +83,58 @@ class ParseJob:
         does not bound what glibc's pre-reserved arenas hand out.
         """
         try:
-            kind, payload = self._wait()
-        except EOFError:
-            self._proc.join(5)
-            code = self._proc.exitcode
-            reason = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
-            raise IngestError(f"parser crashed ({reason})") from None
+            data = self._read()
         finally:
             self._stop()
+        if not data:
+            code = self._proc.returncode
+            reason = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
+            raise IngestError(f"parser crashed ({reason})")
+        kind, payload = pickle.loads(data)
         if kind == "error":
             raise IngestError(payload)
-        return payload
+        parsed: ParsedFiling = payload
+        return parsed
 
-    def _wait(self) -> tuple[str, Any]:
+    def _read(self) -> bytes:
+        """Everything the child writes until it closes its stdout, within the time and memory caps."""
+        chunks: list[bytes] = []
+        fd = self._stdout.fileno()
+        while True:
+            self._check_limits()
+            ready, _, _ = select.select([fd], [], [], POLL_S)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+    def _check_limits(self) -> None:
         import psutil
 
-        child = self._watch
-        cap = self.opts.memory_mb * 1024 * 1024
-        while not self._conn.poll(0.05):
-            if time.monotonic() - self._started > self.opts.timeout_s:
-                slow = " (hi_res: raise AUDITOR_PARSE_TIMEOUT_S or set AUDITOR_PARSER=layout)"
-                hint = slow if self.opts.parser == "hi_res" else ""
-                raise IngestError(f"parser timed out after {self.opts.timeout_s:.0f} s{hint}")
-            try:
-                rss = child.memory_info().rss if child else 0
-            except psutil.Error:
-                continue  # the child is exiting; poll again for its result or EOF
-            if rss > cap:
-                raise IngestError(
-                    f"parser exceeded its memory cap of {self.opts.memory_mb} MB "
-                    f"({rss / 1e6:.0f} MB resident; AUDITOR_PARSE_MEMORY_MB)"
-                )
-        return self._conn.recv()
+        if time.monotonic() - self._started > self.opts.timeout_s:
+            slow = " (hi_res: raise AUDITOR_PARSE_TIMEOUT_S or set AUDITOR_PARSER=layout)"
+            hint = slow if self.opts.parser == "hi_res" else ""
+            raise IngestError(f"parser timed out after {self.opts.timeout_s:.0f} s{hint}")
+        try:
+            rss = self._watch.memory_info().rss
+        except psutil.Error:
+            return  # the child is exiting; its output, or the end of it, comes next
+        if rss > self.opts.memory_mb * 1024 * 1024:
+            raise IngestError(
+                f"parser exceeded its memory cap of {self.opts.memory_mb} MB "
+                f"({rss / 1e6:.0f} MB resident; AUDITOR_PARSE_MEMORY_MB)"
+            )
 
     def _stop(self) -> None:
-        self._conn.close()
-        self._proc.join(1)
-        if self._proc.is_alive():
+        self._stdout.close()
+        try:
+            self._proc.wait(1)
+        except subprocess.TimeoutExpired:
             self._proc.kill()
-            self._proc.join()
+            self._proc.wait()
+
+
+if __name__ == "__main__":
+    _child_main()
