@@ -44,3 +44,22 @@ def test_the_architecture_page_covers_every_part_of_the_package():
     parts = [p for p in parts if p not in ("__init__.py", "__main__.py")]
     missing = [p for p in parts if p not in ARCHITECTURE]
     assert not missing, f"docs/architecture.md does not say where these live: {missing}"
+
+
+def test_the_entry_files_offer_what_the_readme_shows():
+    import agent
+    import config
+    import database
+    import ingest
+
+    offered = {
+        agent: ["ask", "stream", "AnswerRecord"],
+        database: ["AuditIndex", "SearchResult"],
+        ingest: ["ingest_paths", "main"],
+        config: ["get_settings", "Settings"],
+    }
+    for module, names in offered.items():
+        missing = [n for n in names if not hasattr(module, n)]
+        assert not missing, f"{module.__name__}.py does not offer {missing}"
+        assert set(module.__all__) <= set(dir(module))
+    assert "agent.ask(" in README and "database.AuditIndex()" in README
