@@ -22,7 +22,7 @@ import sys
 
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.ingestion import IngestSummary, ingest_paths
-from compliance_auditor.records import FORM_TYPES
+from compliance_auditor.records import FILING_FIELDS, FORM_TYPES
 
 __all__ = ["IngestSummary", "ingest_paths", "main"]
 
@@ -40,8 +40,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     for name in ("company", "ticker", "cik", "fiscal-period", "period-end"):
         parser.add_argument(f"--{name}", help=f"override the {name.replace('-', ' ')} read from the filing")
-    parser.add_argument("--form", choices=FORM_TYPES, help="override the form type")
+    parser.add_argument("--form", dest="form_type", choices=FORM_TYPES, help="override the form type")
     parser.add_argument("--fiscal-year", type=int, help="override the fiscal year")
+    # Each override's destination is the name of the filing field it sets (records.FILING_FIELDS).
     return parser.parse_args(argv)
 
 
@@ -63,11 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{doc['company'] or '?'}  [{doc['filename']}] {doc['error'] or ''}")  # fmt: skip
     if not args.paths:
         return 0
-    overrides = {
-        "company": args.company, "ticker": args.ticker, "cik": args.cik, "form_type": args.form,
-        "fiscal_year": args.fiscal_year, "fiscal_period": args.fiscal_period,
-        "period_end": args.period_end,
-    }  # fmt: skip
+    overrides = {field: getattr(args, field) for field in FILING_FIELDS}
     try:
         summary = ingest_paths(args.paths, index, overrides, replace=args.replace)
     except FileNotFoundError as exc:

@@ -130,14 +130,19 @@ def test_items_are_tagged_on_10k_chunks(tmp_path, index):
     assert (doc["company"], doc["form_type"], doc["fiscal_year"]) == ("ACME WIDGETS INC.", "10-K", 2021)
 
 
-def test_cli_overrides_metadata(tmp_path, index):
+def test_cli_overrides_metadata(tmp_path, index, capsys):
+    import ingest
+
     pdf = text_pdf(tmp_path / "memo.pdf", [["Quarterly note", "Revenue was 10 million."]])
-    overrides = {"company": "Globex Corp", "form_type": "10-Q", "fiscal_year": 2020, "ticker": "GBX"}
-    ingest_paths([pdf], index, overrides=overrides, show_progress=False)
+    overrides = ["--company", "Globex Corp", "--form", "10-Q", "--fiscal-year", "2020", "--ticker", "GBX",
+                 "--period-end", "2020-06-30"]  # fmt: skip
+    assert ingest.main([str(pdf), "--db", index.uri, *overrides]) == 0
+    assert "1 added" in capsys.readouterr().out
     doc = index.list_documents()[0]
-    assert (doc["company"], doc["form_type"], doc["fiscal_year"], doc["ticker"]) == (
-        "Globex Corp", "10-Q", 2020, "GBX",
+    assert (doc["company"], doc["form_type"], doc["fiscal_year"], doc["ticker"], doc["period_end"]) == (
+        "Globex Corp", "10-Q", 2020, "GBX", "2020-06-30",
     )  # fmt: skip
+    assert json.loads(doc["metadata_sources"])["form_type"] == "override"
     hits = index.search("revenue", filters={"company": "Globex Corp", "fiscal_year": 2020}).hits
     assert hits and all(h.company == "Globex Corp" for h in hits)
 
