@@ -120,10 +120,10 @@ install_python() {
 # version label: pip takes the +cpu build where one is offered (a CPU index or wheel folder).
 refresh_locks() {
   install_python
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check pip-tools
-  local compile=("$VENV/bin/pip-compile" -q --strip-extras --no-emit-index-url --no-emit-find-links
-    --custom-compile-command "./launch.sh --lock")
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "pip-tools==7.6.2"
+  local compile=("$VENV/bin/pip-compile" -q --strip-extras --no-emit-index-url --no-emit-find-links)
   say "resolving requirements-dev.lock and requirements.lock"
+  export CUSTOM_COMPILE_COMMAND="./launch.sh --lock"  # what the files' headers tell a reader to run
   "${compile[@]}" --upgrade --extra dev -o requirements-dev.lock pyproject.toml
   "${compile[@]}" -c requirements-dev.lock -o requirements.lock pyproject.toml
   sed -i.bak -E 's/^(torch==[^+]+)\+cpu$/\1/' requirements.lock requirements-dev.lock

@@ -1,0 +1,1 @@
+"""The agent: retrieve → grade → reflect → generate → verify, as a LangGraph graph (`graph.py`)."""

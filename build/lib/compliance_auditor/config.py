@@ -1,0 +1,190 @@
+"""Settings for the Financial Compliance Auditor.
+
+Every setting comes from the environment (prefix ``AUDITOR_``) or a ``.env``
+file; nothing else in the project carries literal paths, endpoints or model
+names. This module imports none of the project's other modules.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Telemetry off before any third-party import can phone home: `unstructured`
+# pings Scarf on import, Hugging Face libraries try the hub.
+for _var, _value in {
+    "DO_NOT_TRACK": "true",
+    "SCARF_NO_ANALYTICS": "true",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(_var, _value)
+
+# The checkout: the package sits one level below it (installed editable by launch.sh).
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+PROVIDER_ENDPOINTS = {
+    "anthropic": "https://api.anthropic.com",
+    "bedrock": "https://bedrock-runtime.{region}.amazonaws.com",
+}
+
+
+class Settings(BaseSettings):
+    """All tunables. Override any field with ``AUDITOR_<FIELD_NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="AUDITOR_", env_file=".env", extra="ignore")
+
+    db_uri: str = Field(
+        default=str(PROJECT_DIR / "data" / "lancedb"),
+        description="LanceDB database: a local folder, or an s3:// or gs:// URI passed through as is.",
+    )
+    data_dir: Path = Field(default=PROJECT_DIR / "data", description="Uploads and local state.")
+    sample_filing: Path = Field(
+        default=PROJECT_DIR / "tests" / "data" / "ULTABEAUTY_2023Q4_EARNINGS.pdf",
+        description="The filing an empty index offers to ingest in one click.",
+    )
+    logs_dir: Path = Field(default=PROJECT_DIR / "logs", description="JSON-lines logs.")
+    log_max_mb: int = Field(default=20, description="Size at which a log file is rotated.")
+
+    embed_model: str = Field(
+        default="sentence-transformers/all-MiniLM-L6-v2",
+        description="Embedding model: a hub name or a local path.",
+    )
+    embed_device: str = Field(default="auto", description="auto, cpu, cuda or mps.")
+    embed_batch_size: int = Field(default=8, description="Chunks per embedding batch.")
+    embed_backend: str = Field(
+        default="onnx", description="onnx (exported locally at first use, CPU) or torch."
+    )
+
+    chunk_max_chars: int = Field(default=900, description="Upper bound of a prose chunk's text.")
+    max_pages: int = Field(default=2000, description="Documents with more pages are refused.")
+    max_file_mb: int = Field(default=200, description="Files larger than this are refused.")
+    parse_timeout_s: float = Field(default=300.0, description="Time limit to parse one document.")
+    parse_memory_mb: int = Field(default=2048, description="Resident memory cap of the parser process.")
+    parser: Literal["auto", "layout", "hi_res"] = Field(
+        default="auto",
+        description="auto: unstructured's hi_res when its layout model is already in the local "
+        "Hugging Face cache, else layout (pypdfium2, fast); layout; or hi_res (falls back to layout "
+        "with the reason logged when it cannot run offline).",
+    )
+    hi_res_model: Literal["yolox", "yolox_tiny", "yolox_quantized", "detectron2_onnx"] = Field(
+        default="yolox", description="unstructured_inference layout model used by hi_res."
+    )
+    skip_boilerplate: bool = Field(
+        default=True,
+        description="Leave pages that are only a table of contents, an exhibit index, signatures or "
+        "certifications out of the index: parsed and counted, never embedded.",
+    )
+    ocr: bool = Field(default=True, description="OCR image-only pages with tesseract when present.")
+    ocr_dpi: int = Field(default=200, description="Render resolution for OCR.")
+    ocr_lang: str = Field(default="eng", description="Tesseract language.")
+
+    search_k: int = Field(default=10, description="Results returned by a search.")
+    rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
+    vector_weight: float = Field(default=1.0, description="Weight of the vector ranking in the fusion.")
+    fts_weight: float = Field(default=1.0, description="Weight of the BM25 ranking in the fusion.")
+    search_expand: bool = Field(
+        default=True, description="Add filing vocabulary for the metrics a question names."
+    )
+    expansion_weight: float = Field(
+        default=1.0, description="Weight of the vector ranking of that vocabulary."
+    )
+    search_per_page: int = Field(default=1, description="At most this many results from one page.")
+    vector_index_min_rows: int = Field(
+        default=10_000,
+        description="Chunks from which vector search uses an approximate index (IVF-HNSW, 8-bit); "
+        "below it an exact scan takes a few milliseconds.",
+    )
+    vector_refine_factor: int = Field(
+        default=5, description="Approximate vector candidates re-ranked by their full vectors, per result."
+    )
+
+    audit_log: Path | None = Field(
+        default=None, description="Hash-chained audit trail; default <logs_dir>/audit.jsonl."
+    )
+    audit_fsync: bool = Field(
+        default=True, description="fsync each audit record before the append returns (about 4 ms)."
+    )
+    snapshot_dpi: int = Field(default=100, description="Resolution of page snapshots in workpapers.")
+
+    llm_endpoint: str = Field(
+        default="http://localhost:8080/v1",
+        description="OpenAI-compatible base URL; several, comma-separated, form a failover pool.",
+    )
+    llm_model: str = Field(default="mlx-community/Qwen2.5-72B-Instruct-4bit", description="Model name.")
+    llm_api_key: SecretStr = Field(default=SecretStr("not-needed"), description="API key, if any.")
+    llm_provider: Literal["openai", "anthropic", "bedrock"] = Field(
+        default="openai", description="openai (any compatible server), anthropic or bedrock."
+    )
+    llm_region: str = Field(default="", description="AWS region for Bedrock.")
+    llm_temperature: float = Field(default=0.1, description="Sampling temperature.")
+    llm_max_tokens: int = Field(default=1024, description="Longest answer, in tokens.")
+    llm_connect_timeout_s: float = Field(default=3.0, description="Time to open a connection.")
+    llm_read_timeout_s: float = Field(default=120.0, description="Longest silence while reading a reply.")
+    llm_max_retries: int = Field(
+        default=2, description="Retries per endpoint after 429, 5xx or a cut stream."
+    )
+    llm_backoff_s: float = Field(default=0.5, description="First retry delay; doubles, with jitter.")
+    llm_retry_budget_s: float = Field(default=30.0, description="Time one call may spend on retries.")
+    llm_breaker_threshold: int = Field(default=3, description="Failures that open an endpoint's breaker.")
+    llm_breaker_cooldown_s: float = Field(default=30.0, description="Time before a dead endpoint is probed.")
+    llm_json_mode: Literal["auto", "on", "off"] = Field(
+        default="auto", description="Ask for JSON with response_format (auto: where the profile says so)."
+    )
+    prompt_profile: Literal["auto", "qwen", "llama", "claude", "gpt"] = Field(
+        default="auto", description="Prompt family; auto picks it from the model name."
+    )
+    max_iterations: int = Field(default=3, description="Searches per question before giving up.")
+    agent_k: int = Field(default=8, description="Candidates retrieved per search.")
+    max_evidence: int = Field(default=8, description="Evidence passages given to the answer.")
+
+    server_address: str = Field(default="127.0.0.1", description="Where launch.sh serves the app.")
+    server_port: int = Field(default=8503, description="The app's port.")
+    llm_start_timeout_s: float = Field(
+        default=600.0,
+        description="How long launch.sh waits for the model server it started to list its models.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        description="Serve Prometheus metrics from the app process on this port; unset: not served.",
+    )
+    metrics_address: str = Field(
+        default="127.0.0.1", description="Where the metrics are served; 0.0.0.0 lets other hosts scrape."
+    )
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_port_is_unset(cls, value: object) -> object:
+        # Compose files pass an unset variable on as an empty one: that means off, not a broken start.
+        return None if value == "" else value
+
+    @property
+    def llm_endpoints(self) -> list[str]:
+        """The pool, in order. Anthropic and Bedrock use their own API unless an endpoint is set."""
+        if self.llm_provider != "openai" and "llm_endpoint" not in self.model_fields_set:
+            region = self.llm_region or "us-east-1"
+            return [PROVIDER_ENDPOINTS[self.llm_provider].format(region=region)]
+        return [u.strip().rstrip("/") for u in self.llm_endpoint.split(",") if u.strip()]
+
+    @property
+    def chunk_table(self) -> str:
+        return "chunks"
+
+    @property
+    def documents_table(self) -> str:
+        return "documents"
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.audit_log or self.logs_dir / "audit.jsonl"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

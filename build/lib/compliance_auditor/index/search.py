@@ -1,0 +1,191 @@
+"""Hybrid search: a vector ranking and a BM25 ranking fused by reciprocal rank.
+
+A question that names a metric adds a second vector ranking of the filing vocabulary for it
+(`questions.expand_query`), and the BM25 query carries that vocabulary too. With no filters
+from the caller, a filter is derived from the question and relaxed when it matches nothing.
+
+Filters are built with `lancedb.expr`, never by formatting SQL: a quote in a company name
+must not be able to change what a query returns.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from lancedb.expr import Expr, col, lit
+
+from compliance_auditor import config
+from compliance_auditor.index.schema import FILTER_FIELDS
+from compliance_auditor.logs import get_logger
+from compliance_auditor.questions import expand_query
+from compliance_auditor.records import Passage, SearchMode
+
+if TYPE_CHECKING:
+    from compliance_auditor.index.store import AuditIndex
+
+log = get_logger("database", "database.jsonl")
+# The vector and BM25 searches of one question run side by side (a question makes at most 3).
+_SEARCHES = ThreadPoolExecutor(max_workers=3, thread_name_prefix="search")
+
+# What a search reads of each chunk row: everything a passage shows, not the vector.
+COLUMNS = [
+    "chunk_id", "doc_sha256", "doc_name", "company", "form_type", "fiscal_year", "item", "heading",
+    "kind", "page", "pages", "bbox", "page_width", "page_height", "text", "table_html",
+]  # fmt: skip
+# A derived filter that matches nothing loses these, in this order, until something matches.
+RELAX_ORDER = ("form_type", "fiscal_year", "company")
+
+Ranking = list[dict[str, Any]]
+
+
+@dataclass
+class SearchResult:
+    """Ranked passages, and the filter that produced them."""
+
+    hits: list[Passage]
+    mode: str
+    filters: dict[str, Any]
+    filters_derived: bool = False
+    relaxed: list[str] = field(default_factory=list)
+    table_version: int | None = None
+    seconds: float = 0.0
+    documents_version: int | None = None
+
+
+def build_where(filters: dict[str, Any]) -> Expr | None:
+    """AND of equality (or membership, for lists) tests, built only with `lancedb.expr`."""
+    clauses: list[Expr] = []
+    for key, value in filters.items():
+        if key not in FILTER_FIELDS:
+            raise ValueError(f"unknown filter {key!r}; use one of {', '.join(FILTER_FIELDS)}")
+        if value is None or value == "" or value == []:
+            continue
+        values = list(value) if isinstance(value, list | tuple | set) else [value]
+        if key == "fiscal_year":
+            values = [int(v) for v in values]
+        column = col(key)
+        clause = column == lit(values[0])
+        for extra in values[1:]:
+            clause = clause | (column == lit(extra))
+        clauses.append(clause)
+    if not clauses:
+        return None
+    where = clauses[0]
+    for clause in clauses[1:]:
+        where = where & clause
+    return where
+
+
+def search(
+    index: AuditIndex, query: str, k: int | None, filters: dict[str, Any] | None, mode: SearchMode
+) -> SearchResult:
+    """Ranked passages for a query (see `AuditIndex.search`)."""
+    started = time.perf_counter()
+    k = k or config.get_settings().search_k
+    derived = filters is None
+    filters = index.derive_filters(query) if filters is None else dict(filters)
+    hits = ranked(index, query, k, filters, mode)
+    relaxed: list[str] = []
+    while derived and not hits and filters:
+        dropped = next(f for f in RELAX_ORDER if f in filters)
+        filters.pop(dropped)
+        relaxed.append(dropped)
+        hits = ranked(index, query, k, filters, mode)
+    result = SearchResult(
+        hits=hits, mode=mode, filters=filters, filters_derived=derived, relaxed=relaxed,
+        table_version=index.version(), seconds=time.perf_counter() - started,
+        documents_version=int(index.documents.version),
+    )  # fmt: skip
+    log.info("search", extra={"fields": {
+        "query": query[:200], "mode": mode, "k": k, "filters": filters, "derived": derived,
+        "relaxed": relaxed, "hits": len(hits), "ms": round(result.seconds * 1000, 1)}})  # fmt: skip
+    return result
+
+
+def ranked(index: AuditIndex, query: str, k: int, filters: dict[str, Any], mode: SearchMode) -> list[Passage]:
+    """The top `k` passages of the fused rankings, at most `search_per_page` from one page."""
+    if not index.chunks.count_rows():
+        return []
+    settings = config.get_settings()
+    searchable = index.searchable()
+    fused: dict[str, float] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for weight, ranking in _rankings(index, query, k, filters, mode):
+        for rank, row in enumerate(r for r in ranking if r["doc_sha256"] in searchable):
+            score = weight / (settings.rrf_k + rank + 1)
+            fused[row["chunk_id"]] = fused.get(row["chunk_id"], 0.0) + score
+            rows[row["chunk_id"]] = row
+    hits: list[Passage] = []
+    per_page: dict[tuple[str, int], int] = {}
+    for cid in sorted(fused, key=fused.__getitem__, reverse=True):
+        page = (rows[cid]["doc_sha256"], rows[cid]["page"])
+        if per_page.get(page, 0) >= settings.search_per_page:
+            continue  # spread the k results over more pages
+        per_page[page] = per_page.get(page, 0) + 1
+        hits.append(passage(rows[cid], fused[cid]))
+        if len(hits) == k:
+            break
+    return hits
+
+
+def _rankings(
+    index: AuditIndex, query: str, k: int, filters: dict[str, Any], mode: SearchMode
+) -> list[tuple[float, Ranking]]:
+    """(weight, ranked rows) of each search the mode runs, run side by side."""
+    settings = config.get_settings()
+    where = build_where(filters)
+    depth = max(4 * k, 40)
+    expansion = expand_query(query) if settings.search_expand else ""
+    searches: list[tuple[float, Callable[[], Ranking]]] = []
+    index.refresh_indexes()
+    if mode in ("hybrid", "vector"):
+        # One encoder call for both texts; the searches then run side by side, since LanceDB
+        # works outside the GIL.
+        vectors = index.embedder.encode([query, expansion] if expansion else [query])
+        searches.append((settings.vector_weight, partial(_vector, index, vectors[0], where, depth)))
+        if expansion:
+            searches.append((settings.expansion_weight, partial(_vector, index, vectors[1], where, depth)))
+    if mode in ("hybrid", "fts"):
+        searches.append((settings.fts_weight, partial(_fts, index, f"{query} {expansion}", where, depth)))
+    rankings = _SEARCHES.map(lambda run: run(), [run for _, run in searches])
+    return [(weight, ranking) for (weight, _), ranking in zip(searches, rankings, strict=True)]
+
+
+def _vector(index: AuditIndex, vector: np.ndarray, where: Expr | None, limit: int) -> Ranking:
+    builder = index.chunks.search(vector, vector_column_name="vector").distance_type("cosine")
+    # Re-rank the approximate candidates by their full vectors: the same results as an exact scan.
+    builder = builder.refine_factor(config.get_settings().vector_refine_factor)
+    if where is not None:
+        builder = builder.where(where, prefilter=True)
+    rows: Ranking = builder.select([*COLUMNS, "_distance"]).limit(limit).to_list()
+    return rows
+
+
+def _fts(index: AuditIndex, query: str, where: Expr | None, limit: int) -> Ranking:
+    terms = " ".join(re.findall(r"[\w$%&.-]+", query))
+    if not terms:
+        return []
+    builder = index.chunks.search(terms, query_type="fts", fts_columns="search_text")
+    if where is not None:
+        builder = builder.where(where, prefilter=True)
+    rows: Ranking = builder.select([*COLUMNS, "_score"]).limit(limit).to_list()
+    return rows
+
+
+def passage(row: dict[str, Any], score: float) -> Passage:
+    """A chunk row as a passage, with its fused score."""
+    return Passage(
+        chunk_id=row["chunk_id"], doc_sha256=row["doc_sha256"], doc_name=row["doc_name"],
+        company=row["company"] or "", form_type=row["form_type"] or "", fiscal_year=row["fiscal_year"],
+        item=row["item"] or "", heading=row["heading"] or "", kind=row["kind"] or "", page=row["page"],
+        pages=list(row["pages"] or []), bbox=[float(v) for v in row["bbox"]],
+        page_width=row["page_width"], page_height=row["page_height"], text=row["text"], score=score,
+        table_html=row["table_html"] or "",
+    )  # fmt: skip

@@ -1,0 +1,199 @@
+"""The model pool: the configured endpoints, tried in order, each behind its circuit breaker.
+
+Each call has explicit connect and read timeouts and bounded retries with jittered backoff,
+done here and only here: the SDK's own retries are off, and LangGraph adds none. A streamed
+answer counts only when the server says it finished; a stream cut mid-way is retried from
+the start (the caller is told to discard what it showed). Every attempt is a `ModelCall`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from compliance_auditor import config, metrics
+from compliance_auditor.llm.breakers import Breaker, breaker_for
+from compliance_auditor.llm.endpoints import sovereignty_warning
+from compliance_auditor.llm.providers import build_chat_model, classify, retry_after
+from compliance_auditor.logs import get_logger
+from compliance_auditor.records import ModelCall
+
+log = get_logger("llm", "agent_log.jsonl")
+
+Messages = list[tuple[str, str]]
+
+
+class LLMUnavailable(RuntimeError):
+    """No endpoint of the pool produced a complete reply within the retry budget."""
+
+    def __init__(self, message: str, calls: list[ModelCall] | None = None) -> None:
+        super().__init__(message)
+        self.calls = calls or []
+
+
+class StreamCut(RuntimeError):
+    """The stream stopped before the server said it had finished."""
+
+
+@dataclass
+class Endpoint:
+    url: str
+    chat: Any
+    breaker: Breaker
+
+
+@dataclass
+class Reply:
+    text: str
+    endpoint: str
+    calls: list[ModelCall] = field(default_factory=list)
+
+
+_POOLS: dict[str, LLMPool] = {}
+
+
+def get_pool(settings: config.Settings | None = None) -> LLMPool:
+    """The pool for the current LLM settings, built once: a chat client costs ~70 ms to make."""
+    settings = settings or config.get_settings()
+    key = settings.model_dump_json(include={n for n in type(settings).model_fields if n.startswith("llm_")})
+    key += settings.llm_api_key.get_secret_value()
+    if key not in _POOLS:
+        _POOLS[key] = LLMPool(settings)
+    return _POOLS[key]
+
+
+class LLMPool:
+    """The configured endpoints, tried in order, each behind its circuit breaker."""
+
+    def __init__(self, settings: config.Settings | None = None) -> None:
+        self.settings = settings or config.get_settings()
+        self.provider = self.settings.llm_provider
+        self.model = self.settings.llm_model
+        self.urls = self.settings.llm_endpoints
+        self.endpoints = [
+            Endpoint(
+                url, build_chat_model(self.provider, url, self.settings), breaker_for(url, self.settings)
+            )
+            for url in self.urls
+        ]
+        self.warning = sovereignty_warning(self.provider, self.urls)
+
+    @property
+    def endpoint(self) -> str:
+        return ",".join(self.urls)
+
+    def available(self) -> bool:
+        now = time.monotonic()
+        return any(e.breaker.allows(now) for e in self.endpoints)
+
+    def complete(self, messages: Messages, node: str, max_tokens: int, **kwargs: Any) -> Reply:
+        """A whole reply; raises LLMUnavailable when no endpoint gives one."""
+
+        def call(chat: Any) -> tuple[str, Any]:
+            message = chat.invoke(messages, max_tokens=max_tokens, **kwargs)
+            return _text(message.content), message
+
+        return self._call(node, call)
+
+    def stream(
+        self,
+        messages: Messages,
+        node: str,
+        max_tokens: int,
+        on_token: Callable[[str], None],
+        on_reset: Callable[[], None],
+    ) -> Reply:
+        """Stream a reply to `on_token`. A cut stream calls `on_reset` and is tried again."""
+
+        def call(chat: Any) -> tuple[str, Any]:
+            full, pieces = None, 0
+            try:
+                for piece in chat.stream(messages, max_tokens=max_tokens):
+                    full = piece if full is None else full + piece
+                    text = _text(piece.content)
+                    if text:
+                        pieces += 1
+                        on_token(text)
+            except Exception as exc:
+                if pieces:
+                    on_reset()
+                    raise StreamCut(f"stream cut after {pieces} pieces: {exc}") from exc
+                raise
+            if full is None or not (full.response_metadata or {}).get("finish_reason"):
+                if pieces:
+                    on_reset()
+                raise StreamCut(f"stream ended without a finish reason after {pieces} pieces")
+            return _text(full.content), full
+
+        return self._call(node, call)
+
+    def _call(self, node: str, call: Callable[[Any], tuple[str, Any]]) -> Reply:
+        deadline = time.monotonic() + self.settings.llm_retry_budget_s
+        records: list[ModelCall] = []
+        for endpoint in self.endpoints:
+            if not endpoint.breaker.allows(time.monotonic()):
+                records.append(ModelCall(node=node, endpoint=endpoint.url, seconds=0.0, ok=False,
+                                         error="circuit open", skipped=True))  # fmt: skip
+                continue
+            reply = self._try_endpoint(endpoint, node, call, deadline, records)
+            if reply is not None:
+                return reply
+        for record in records:
+            _log_call(record)
+        errors = "; ".join(f"{r.endpoint}: {r.error}" for r in records) or "no endpoint configured"
+        raise LLMUnavailable(f"no language model answered ({errors})", records)
+
+    def _try_endpoint(
+        self, endpoint: Endpoint, node: str, call: Callable[[Any], tuple[str, Any]],
+        deadline: float, records: list[ModelCall],
+    ) -> Reply | None:  # fmt: skip
+        for attempt in range(self.settings.llm_max_retries + 1):
+            started = time.monotonic()
+            try:
+                text, message = call(endpoint.chat)
+            except Exception as exc:
+                kind = "cut" if isinstance(exc, StreamCut) else classify(exc)
+                now = time.monotonic()
+                records.append(ModelCall(node=node, endpoint=endpoint.url, seconds=now - started, ok=False,
+                                         error=f"{kind}: {exc}"))  # fmt: skip
+                # Refused, or silent past the read timeout: the server is down or hung; stop calling it.
+                endpoint.breaker.fail(now, fatal=kind in ("connect", "timeout"))
+                metrics.endpoint_up(endpoint.url, endpoint.breaker.state == "closed")
+                wait = self._backoff(attempt, retry_after(exc))
+                if kind in ("connect", "timeout", "client") or attempt == self.settings.llm_max_retries:
+                    return None
+                if now + wait > deadline or not endpoint.breaker.allows(now + wait):
+                    return None
+                time.sleep(wait)
+                continue
+            endpoint.breaker.succeed()
+            metrics.endpoint_up(endpoint.url, True)
+            usage = getattr(message, "usage_metadata", None) or {}
+            record = ModelCall(node=node, endpoint=endpoint.url, seconds=time.monotonic() - started, ok=True,
+                               input_tokens=usage.get("input_tokens", 0),
+                               output_tokens=usage.get("output_tokens", 0))  # fmt: skip
+            records.append(record)
+            for r in records:
+                _log_call(r)
+            return Reply(text, endpoint.url, records)
+        return None
+
+    def _backoff(self, attempt: int, server_says: float | None) -> float:
+        if server_says is not None:
+            return server_says
+        base = self.settings.llm_backoff_s * (2**attempt)
+        return base * random.uniform(0.5, 1.5)  # jitter: clients retrying together spread out
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def _log_call(record: ModelCall) -> None:
+    log.info("llm call", extra={"fields": record.model_dump()})
+    metrics.llm_call(record.endpoint, record.outcome, record.input_tokens, record.output_tokens)

@@ -1,0 +1,149 @@
+"""What a question says beyond its words: the filings it names and the vocabulary it implies.
+
+Pure functions of the question (and the list of indexed filings), shared by the search and
+the agent:
+- `derive_filters`: a company or ticker the index knows, a fiscal year, a form type;
+- `expand_query`: the words filings use for the metrics a question names ("capex" is
+  "purchases of property, plant and equipment" on a cash-flow statement).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+# Analysts name metrics; filings name line items and statements. Each entry adds the words
+# a filing uses for a metric the question names (general accounting vocabulary).
+FINANCE_TERMS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p, re.I), words)
+    for p, words in [
+        (
+            r"cap(ital)?[\s-]*ex",
+            "purchases of property plant and equipment capital expenditures "
+            "cash flow statement investing activities",
+        ),
+        (
+            r"free cash ?flow|cash ?flow conversion|cash conversion",
+            "net cash provided by operating "
+            "activities purchases of property and equipment cash flow statement",
+        ),
+        (r"\brevenue|top[\s-]?line|\bsales\b", "net sales total revenues income statement"),
+        (r"gross (margin|profit)", "gross profit gross margin cost of sales revenue income statement"),
+        (r"operating (margin|income|profit)", "operating income revenue income statement"),
+        (r"\bebitda\b", "operating income depreciation and amortization ebitda"),
+        (
+            r"net (income|profit|earnings)|net margin|\beps\b|earnings per share",
+            "net income earnings per share income statement",
+        ),
+        (
+            r"effective tax rate|income tax",
+            "provision for income taxes effective tax rate income before income taxes",
+        ),
+        (
+            r"quick ratio|current ratio|working capital|liquidity",
+            "total current assets total current "
+            "liabilities cash and cash equivalents receivables balance sheet",
+        ),
+        (r"inventor(y|ies)", "inventories merchandise inventories balance sheet cost of sales"),
+        (r"fixed asset|\bpp&?e\b|property,? plant", "property plant and equipment net balance sheet"),
+        (r"total assets|return on assets|\broa\b|asset turnover", "total assets balance sheet"),
+        (r"\broe\b|return on equity|shareholders'? equity", "total shareholders equity balance sheet"),
+        (r"\bdebt\b|leverage|borrowings", "long-term debt short-term borrowings notes balance sheet"),
+        (r"interest (expense|coverage)", "interest expense income statement"),
+        (r"dividend", "dividends paid cash dividends declared per share"),
+        (r"buy ?backs?|repurchase", "repurchases of common stock treasury stock"),
+        (r"receivable|\bdso\b", "accounts receivable net balance sheet"),
+        (r"payable|\bdpo\b", "accounts payable balance sheet"),
+        (r"depreciation|amortization|\bd&a\b", "depreciation and amortization cash flow statement"),
+        (r"cash flow statement|statement of cash flows", "consolidated statements of cash flows"),
+        (
+            r"income statement|p&l|statement of (operations|income)",
+            "consolidated statements of operations income",
+        ),
+        (r"balance sheet|statement of financial position", "consolidated balance sheets"),
+        (r"segment", "segment information reportable segments"),
+        (r"restructuring", "restructuring charges"),
+        (r"goodwill|impairment", "goodwill impairment"),
+    ]
+]
+
+
+def expand_query(question: str) -> str:
+    """Filing vocabulary for the metrics a question names; empty when it names none."""
+    return " ".join(dict.fromkeys(words for pattern, words in FINANCE_TERMS if pattern.search(question)))
+
+
+_SUFFIXES = re.compile(
+    r"\b(the|inc|incorporated|corp|corporation|company|co|plc|ltd|limited|llc|holdings|group|sa|nv|ag)\b"
+)
+_GENERIC_FIRST_WORDS = {"general", "american", "international", "united", "first", "national",
+                        "global", "new", "best", "foot", "johnson"}  # fmt: skip
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def company_aliases(doc: dict[str, Any]) -> set[str]:
+    """Ways a question may name a filing's company: full name, short name, ticker."""
+    aliases: set[str] = set()
+    for name in (doc.get("company") or "", Path(doc.get("filename") or "").stem.split("_")[0]):
+        plain = re.sub(r"\.com\b", "", name.lower())
+        core = _SUFFIXES.sub(" ", re.sub(r"[^a-z0-9& ]", " ", plain)).split()
+        if core:
+            aliases.add("".join(core))
+            if len(core) > 1 and len(core[0]) >= 5 and core[0] not in _GENERIC_FIRST_WORDS:
+                aliases.add(core[0])
+    return {a for a in aliases if len(a) >= 2}
+
+
+def _mentions_company(question: str, doc: dict[str, Any]) -> bool:
+    ticker = doc.get("ticker") or ""
+    if len(ticker) >= 2 and re.search(rf"(?<![A-Za-z]){re.escape(ticker)}(?![A-Za-z])", question):
+        return True
+    squashed = _squash(question)
+    for alias in company_aliases(doc):
+        if len(alias) >= 5 and alias in squashed:
+            return True
+        if len(alias) < 5 and re.search(rf"(?<![a-z0-9]){re.escape(alias)}(?![a-z0-9])", question.lower()):
+            return True
+    return False
+
+
+def _years(question: str) -> list[int]:
+    years = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", question)]
+    years += [2000 + int(y) for y in re.findall(r"\bFY\s?'?(\d\d)\b", question, re.IGNORECASE)]
+    return years
+
+
+_FORM_WORDS = [
+    (re.compile(r"\b10-?K\b|annual report", re.IGNORECASE), "10-K"),
+    (re.compile(r"\b10-?Q\b|quarterly report", re.IGNORECASE), "10-Q"),
+    (re.compile(r"\b8-?K\b", re.IGNORECASE), "8-K"),
+    (re.compile(r"earnings (release|report)|press release", re.IGNORECASE), "earnings release"),
+]
+
+
+def _form(question: str) -> str:
+    return next((form for pattern, form in _FORM_WORDS if pattern.search(question)), "")
+
+
+def derive_filters(question: str, docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Company or ticker, fiscal year and form type named in the question, among `docs`
+    (documents rows): only values some filing has, so a filter never matches nothing by itself."""
+    if not docs:
+        return {}
+    filters: dict[str, Any] = {}
+    matched = [d for d in docs if _mentions_company(question, d)]
+    if matched:
+        filters["company"] = sorted({d["company"] for d in matched})
+    scope = matched or docs
+    years = _years(question)
+    if years and any(d["fiscal_year"] == max(years) for d in scope):
+        filters["fiscal_year"] = max(years)
+        scope = [d for d in scope if d["fiscal_year"] == max(years)]
+    form = _form(question)
+    if form and any(d["form_type"] == form for d in scope):
+        filters["form_type"] = form
+    return filters

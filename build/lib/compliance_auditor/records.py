@@ -1,0 +1,321 @@
+"""The records the auditor's parts share: one typed record per concept.
+
+- `FilingMetadata`, `Chunk` and `ParsedFiling`: what parsing makes of a PDF, what ingestion
+  embeds and what the index stores (its row builders read them).
+- `Passage`: a piece of a filing with its exact place (file sha256, page, box). The search
+  returns passages, the agent grades them and gives them to the model, and a `Citation` is a
+  passage with the number `[n]` the answer cites it by.
+- `ModelCall`: one attempt to call one model endpoint.
+- `AnswerRecord`: everything about one answered (or refused) question. The agent returns it,
+  the audit trail seals it, and replay, the workpaper, the app and the tests read it back.
+- `SignOffRecord` and `FeedbackRecord`: a reviewer's verdict and an analyst's rating.
+
+Boxes are ``[x0, top, x1, bottom]`` in PDF points from the page's top-left corner; pages are
+0-based. This module imports nothing of the project but pydantic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+Mode = Literal["answered", "evidence_only", "refused", "error"]
+SearchMode = Literal["hybrid", "vector", "fts"]
+Verdict = Literal["approved", "rejected", "needs-work"]
+VERDICTS: tuple[str, ...] = ("approved", "rejected", "needs-work")
+
+FILING_FIELDS = ("company", "ticker", "cik", "form_type", "fiscal_year", "fiscal_period", "period_end")
+"""What a filing is, as a user may correct it: the index's documents and chunks carry each."""
+
+FORM_10K, FORM_10Q, FORM_8K, FORM_EARNINGS = "10-K", "10-Q", "8-K", "earnings release"
+FORM_TYPES = (FORM_10K, FORM_10Q, FORM_8K, FORM_EARNINGS)
+
+
+# --------------------------------------------------------------------------- a parsed filing
+
+
+@dataclass
+class FilingMetadata:
+    """What a filing is: read from its cover page, the filename as fallback."""
+
+    company: str = ""
+    ticker: str = ""
+    cik: str = ""
+    form_type: str = ""
+    fiscal_year: int | None = None
+    fiscal_period: str = ""
+    period_end: str = ""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Where each field came from: "document", "filename", "override"."""
+
+    def fields(self) -> dict[str, Any]:
+        """The `FILING_FIELDS`, by name."""
+        return {name: getattr(self, name) for name in FILING_FIELDS}
+
+
+@dataclass
+class Chunk:
+    """One unit of retrieval: text that fits the embedding window, and where it sits."""
+
+    text: str
+    kind: str
+    """"text" or "table"."""
+    page: int
+    bbox: list[float]
+    item: str = ""
+    """The 10-K/10-Q Item it belongs to ("7", "1A"), if any."""
+    part: str = ""
+    table_html: str = ""
+    pages: list[int] = field(default_factory=list)
+    heading: str = ""
+    """The latest title above it ("Consolidated Balance Sheets › Equity")."""
+
+
+@dataclass
+class ParsedFiling:
+    """A parsed document, ready to embed: its chunks, metadata and page facts."""
+
+    path: str
+    filename: str
+    """The name the user knows the file by (an upload is stored under a generated name)."""
+    sha256: str
+    meta: FilingMetadata
+    page_count: int
+    page_sizes: list[tuple[float, float]]
+    chunks: list[Chunk]
+    ocr_pages: list[int]
+    unreadable_pages: list[int]
+    seconds: float
+    parser: str = "layout"
+    parser_note: str = ""
+    """Why the parser that ran is not the one asked for; empty when it is."""
+    boilerplate: dict[int, str] = field(default_factory=dict)
+    """Pages left out of the index, and what they are ("table of contents", ...)."""
+    cpu_seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        return "needs_ocr" if self.unreadable_pages else "ok"
+
+
+# --------------------------------------------------------------------------- passages
+
+
+class Passage(BaseModel):
+    """A piece of a filing, with the exact place it came from."""
+
+    chunk_id: str
+    doc_sha256: str
+    doc_name: str
+    company: str = ""
+    form_type: str = ""
+    fiscal_year: int | None = None
+    item: str = ""
+    heading: str = ""
+    kind: str = ""
+    page: int
+    pages: list[int] = []
+    bbox: list[float]
+    page_width: float = 0.0
+    page_height: float = 0.0
+    # Records written before the passage had one shape called the text "quote".
+    text: str = Field(validation_alias=AliasChoices("text", "quote"))
+    table_html: str = ""
+    score: float = Field(default=0.0, description="Fused search score: higher ranks first.")
+    search: int = Field(default=0, description="Which of the agent's searches (0-based) found it.")
+
+    def label(self) -> str:
+        return f"{self.doc_name}, page {self.page + 1}"
+
+
+class Citation(Passage):
+    """A passage as an answer cites it: `[n]`."""
+
+    n: int
+
+
+class PassageRef(BaseModel):
+    """Where a retrieved passage is, without its text: what the audit record keeps of every hit."""
+
+    chunk_id: str
+    doc_sha256: str = ""
+    doc_name: str = ""
+    page: int = 0
+
+
+# --------------------------------------------------------------------------- the agent's steps
+
+
+class ModelCall(BaseModel):
+    """One attempt to call one model endpoint: what it cost and how it ended."""
+
+    node: str
+    endpoint: str
+    seconds: float
+    ok: bool
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str = ""
+    skipped: bool = Field(default=False, description="Not attempted: the endpoint's breaker was open.")
+
+    @property
+    def outcome(self) -> str:
+        """ok, skipped, or the kind of failure: a metric label with few values."""
+        if self.ok:
+            return "ok"
+        return "skipped" if self.skipped else self.error.split(":", 1)[0]
+
+
+class SearchRecord(BaseModel):
+    """One search the agent made, as replay runs it again."""
+
+    query: str
+    filters: dict[str, Any] = {}
+    derived: bool = False
+    relaxed: list[str] = []
+    hits: int = 0
+    table_version: int | None = None
+    documents_version: int | None = None
+    ms: float = 0.0
+
+
+class Grade(BaseModel):
+    """The grader's verdict on one candidate passage."""
+
+    chunk_id: str
+    relevant: bool
+
+
+class Reflection(BaseModel):
+    """What the reflect step decided after grading, and why."""
+
+    decision: Literal["generate", "retrieve", "give_up"]
+    reason: str
+    query: str = ""
+    filters: dict[str, Any] | None = None
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+# --------------------------------------------------------------------------- answer checks
+
+
+class CitationCheck(BaseModel):
+    n: int
+    resolved: bool
+
+
+class NumberCheck(BaseModel):
+    text: str = Field(description="The number as the answer wrote it.")
+    value: float
+    sentence: int = Field(description="Index of the sentence it is in.")
+    verdict: Literal["quoted", "computed", "unverified"]
+    source: str = Field(default="", description="Where it was found, or how it was recomputed.")
+
+
+class Verification(BaseModel):
+    """The model-free check of an answer: citations resolve, numbers are supported."""
+
+    ok: bool
+    citations: list[CitationCheck] = []
+    numbers: list[NumberCheck] = []
+    unsupported_sentences: list[str] = []
+    warnings: list[str] = []
+
+
+# --------------------------------------------------------------------------- the audit trail's records
+
+CHAIN_FIELDS = ("id", "ts", "seq", "prev_hash", "hash")
+"""Fields the audit trail sets when it seals a record."""
+
+
+class ChainedRecord(BaseModel):
+    """A record of the audit trail. The chain fields are empty until the trail seals it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: str
+    user: str = ""
+    id: str = Field(default="", description="The record's id in the audit trail.")
+    ts: str = Field(default="", description="When it was sealed (UTC, ISO 8601).")
+    seq: int | None = Field(default=None, description="Its 0-based place in the chain.")
+    prev_hash: str = ""
+    hash: str = Field(default="", description="SHA-256 of its canonical JSON: for sign-off and export.")
+
+    def to_chain(self) -> dict[str, Any]:
+        """The record as the trail seals it: plain JSON, without the fields the trail sets."""
+        return self.model_dump(mode="json", exclude=set(CHAIN_FIELDS))
+
+    def sealed(self, stored: dict[str, Any]) -> None:
+        """Take the chain fields (and the user) from the record as the trail stored it."""
+        for name in (*CHAIN_FIELDS, "user"):
+            setattr(self, name, stored[name])
+
+
+class AnswerRecord(ChainedRecord):
+    """Everything an analyst, a reviewer or a script needs to trust (or distrust) an answer."""
+
+    kind: Literal["answer"] = "answer"
+    question_id: str = ""
+    question: str
+    filters: dict[str, Any] | None = Field(default=None, description="The caller's filters; None: derived.")
+    answer: str = ""
+    mode: Mode = "answered"
+    complete: bool = Field(default=False, description="False when the answer stream never finished.")
+    citations: list[Citation] = Field(default=[], description="The evidence the answer cites, by its [n].")
+    evidence: list[Citation] = Field(default=[], description="All evidence the answer was given, numbered.")
+    verification: Verification = Verification(ok=True)
+    warnings: list[str] = []
+    searches: list[SearchRecord] = []
+    retrieved: list[PassageRef] = Field(default=[], description="Every hit of every search, deduplicated.")
+    grades: list[Grade] = []
+    reflections: list[Reflection] = []
+    model: str = ""
+    endpoint: str = ""
+    provider: str = ""
+    prompt_profile: str = ""
+    prompt_hashes: list[str] = []
+    table_version: int | None = Field(default=None, description="The chunk-table version searched.")
+    documents_version: int | None = None
+    search_mode: SearchMode = "hybrid"
+    k: int | None = Field(default=None, description="Candidates per search.")
+    started_at: str = ""
+    latency_s: float = 0.0
+    timings: dict[str, float] = Field(default={}, description="Seconds per node.")
+    usage: Usage = Usage()
+    llm_calls: int = 0
+    llm_failures: int = 0
+    calls: list[ModelCall] = Field(default=[], description="Every model call attempted.")
+    errors: list[str] = []
+
+    def to_chain(self) -> dict[str, Any]:
+        # The evidence beyond what is cited is in `retrieved` by reference; a table's HTML
+        # repeats its text. Neither is worth its bytes in every record of the trail.
+        leave_out: dict[str, Any] = {name: True for name in (*CHAIN_FIELDS, "evidence")}
+        leave_out["citations"] = {"__all__": {"table_html"}}
+        return self.model_dump(mode="json", exclude=leave_out)
+
+
+class SignOffRecord(ChainedRecord):
+    """A reviewer's verdict on an answer, referencing it by its hash."""
+
+    kind: Literal["signoff"] = "signoff"
+    answer_hash: str
+    answer_id: str
+    reviewer: str
+    verdict: Verdict
+    comment: str = ""
+
+
+class FeedbackRecord(ChainedRecord):
+    """An analyst's thumbs up or down on an answer."""
+
+    kind: Literal["feedback"] = "feedback"
+    answer_hash: str
+    rating: Literal["up", "down"]
+    comment: str = ""
