@@ -1,1 +1,0 @@
-"""The index: embeddings, the LanceDB tables and their rows, hybrid search. `store.AuditIndex` is its API."""
