@@ -16,7 +16,7 @@ retrieve → grade → reflect → generate → verify, as a LangGraph graph com
   searched and what related evidence exists (`planning.py`);
 - generate streams the answer, every claim cited as [n]; with no model reachable it returns
   the ranked evidence instead (evidence-only), never an invented answer (`nodes.py`);
-- verify checks the answer without a model (`compliance_auditor/answer_check.py`).
+- verify checks the answer without a model (`compliance_auditor/verification/`).
 
 Every answer is sealed into the audit trail (`compliance_auditor/audit/`) before it is returned.
 """

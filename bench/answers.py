@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from compliance_auditor.agent.graph import ask
-from compliance_auditor.answer_check import numbers_in
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.ingestion import ingest_paths
 from compliance_auditor.llm.pool import LLMUnavailable, get_pool
 from compliance_auditor.llm.reasoning import strip_reasoning
 from compliance_auditor.records import AnswerRecord
+from compliance_auditor.verification.numbers import numbers_in
 
 SCALE_BRIDGES = (1.0, 1e3, 1e6, 1e9)
 

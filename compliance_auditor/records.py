@@ -125,6 +125,9 @@ class Passage(BaseModel):
     table_html: str = ""
     score: float = Field(default=0.0, description="Fused search score: higher ranks first.")
     search: int = Field(default=0, description="Which of the agent's searches (0-based) found it.")
+    answer_line: str = Field(
+        default="", description="With no model: the line that best answers the question."
+    )
 
     def label(self) -> str:
         return f"{self.doc_name}, page {self.page + 1}"
@@ -134,6 +137,7 @@ class Citation(Passage):
     """A passage as an answer cites it: `[n]`."""
 
     n: int
+    added: bool = Field(default=False, description="Cited by the verifier's repair, not by the model.")
 
 
 class PassageRef(BaseModel):
@@ -214,8 +218,19 @@ class NumberCheck(BaseModel):
     text: str = Field(description="The number as the answer wrote it.")
     value: float
     sentence: int = Field(description="Index of the sentence it is in.")
-    verdict: Literal["quoted", "computed", "unverified"]
+    verdict: Literal["quoted", "computed", "unverified", "wrong_metric", "wrong_scale"]
     source: str = Field(default="", description="Where it was found, or how it was recomputed.")
+    found_as: str = Field(default="", description="wrong_metric: the line item the evidence gives it.")
+    named_as: str = Field(default="", description="wrong_metric: the line item the answer gives it.")
+    expected: str = Field(default="", description="wrong_scale: the figure at the scale the question asks.")
+
+
+class CitationRepair(BaseModel):
+    """Citations the verifier added to a sentence that stated figures without any."""
+
+    sentence: int
+    text: str
+    citations: list[int]
 
 
 class Verification(BaseModel):
@@ -225,6 +240,7 @@ class Verification(BaseModel):
     citations: list[CitationCheck] = []
     numbers: list[NumberCheck] = []
     unsupported_sentences: list[str] = []
+    repairs: list[CitationRepair] = []
     warnings: list[str] = []
 
 
@@ -291,6 +307,7 @@ class AnswerRecord(ChainedRecord):
     llm_calls: int = 0
     llm_failures: int = 0
     calls: list[ModelCall] = Field(default=[], description="Every model call attempted.")
+    passages_left_out: int = Field(default=0, description="Passages not shown to fit the model's window.")
     errors: list[str] = []
 
     def to_chain(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from compliance_auditor.audit.replay import replay
 from compliance_auditor.ingestion import ingest_paths
 from compliance_auditor.llm.breakers import reset_breakers
 from compliance_auditor.llm.endpoints import is_private
-from tests.support.fake_llm import Reply, dead_url
+from tests.support.fake_llm import FakeLLM, Reply, dead_url
 from tests.support.filings import ROOT, ULTA
 from tests.support.pdfs import text_pdf
 from tests.support.scripted import (
@@ -142,7 +142,11 @@ def test_a_grade_buried_in_prose_is_still_read(server, ulta_index):
         net_sales_answer,
     )
     result, _ = run(QUESTION, ulta_index)
-    assert result.mode == "answered" and len(result.evidence) == 1 and result.llm_calls == 2
+    assert result.mode == "answered" and result.llm_calls == 2
+    kept = [g.chunk_id for g in result.grades if g.relevant]
+    assert len(kept) == 1
+    n = next(c.n for c in result.evidence if c.chunk_id == kept[0])
+    assert f"the passages judged relevant: [{n}]" in server.requests[-1]["messages"][-1]["content"]
 
 
 def test_an_unparseable_grade_is_retried_once_then_retrieval_order_stands(server, ulta_index):
@@ -166,6 +170,17 @@ def test_a_dead_endpoint_gives_evidence_only_within_the_budget(ulta_index, set_e
     assert "no answer was written" in result.answer and not any(e.kind == "token" for e in events)
     model_time = result.timings["grade"] + result.timings["generate"]
     assert model_time < 1 + 1  # connect timeout + 1 s
+
+
+def test_with_no_model_each_passage_shows_the_line_that_answers(ulta_index, set_env):
+    set_env(llm_endpoint=dead_url(), llm_connect_timeout_s=1)
+    reset_breakers()
+    result, _ = run("What were net sales in the fourth quarter?", ulta_index)
+    first = result.evidence[0]
+    q4_net_sales = ("$3.2 billion", "$3,226.8", "3,226,773")
+    assert any(figure in first.answer_line for figure in q4_net_sales), first.answer_line
+    assert first.answer_line in first.text and len(first.answer_line) < len(first.text)
+    assert f"[1] {first.label()}: {first.answer_line}" in result.answer
 
 
 def test_a_second_endpoint_takes_over_when_the_first_is_dead(server, ulta_index, set_env):
@@ -218,6 +233,34 @@ def test_a_stream_that_keeps_breaking_ends_in_evidence_only(server, ulta_index):
     assert result.mode == "evidence_only" and "Net sales in the fourth" not in result.answer
 
 
+# --------------------------------------------------------------------------- the context window
+
+
+def test_a_window_the_server_states_is_never_exceeded(ulta_index, set_env):
+    with FakeLLM(context=1000) as small:  # llama.cpp's /props says 1,000 tokens
+        set_env(llm_endpoint=small.url, llm_connect_timeout_s=1, llm_read_timeout_s=3)
+        small.responder = model(grader_keeping(NET_SALES), net_sales_answer)
+        reset_breakers()
+        result, _ = run(QUESTION, ulta_index)
+    assert result.mode == "answered" and not [c for c in result.calls if not c.ok]  # nothing refused
+    assert result.passages_left_out > 0 and len(passages(small.requests[0])) < 8
+    assert any(f"{result.passages_left_out} passage(s) were left out" in w for w in result.warnings)
+
+
+def test_a_prompt_the_server_still_refuses_is_sent_once_more_with_half_the_passages(ulta_index, set_env):
+    with FakeLLM(context=700) as small:  # smaller than the window the settings claim
+        set_env(
+            llm_endpoint=small.url, llm_connect_timeout_s=1, llm_read_timeout_s=3, llm_context_tokens=100_000
+        )
+        small.responder = model(grader_keeping(NET_SALES), net_sales_answer)
+        reset_breakers()
+        result, _ = run(QUESTION, ulta_index)
+    refused, graded = small.requests[0], small.requests[1]
+    assert len(passages(refused)) == 8 and len(passages(graded)) == 4
+    assert [c.outcome for c in result.calls] == ["too_long", "ok", "ok"]
+    assert result.mode == "answered" and result.passages_left_out == 4
+
+
 # --------------------------------------------------------------------------- verification
 
 
@@ -231,9 +274,9 @@ def test_a_number_not_in_the_evidence_is_flagged(server, ulta_index):
 
 
 def test_a_citation_to_no_evidence_is_flagged(server, ulta_index):
-    server.responder = model(grader_keeping(NET_SALES), lambda r: "Net sales were $3,226.8 million [7].")
+    server.responder = model(grader_keeping(NET_SALES), lambda r: "Net sales were $3,226.8 million [12].")
     result, _ = run(QUESTION, ulta_index)
-    assert any("[7] does not match" in w for w in result.warnings) and result.citations == []
+    assert any("[12] does not match" in w for w in result.warnings) and result.citations == []
 
 
 # --------------------------------------------------------------------------- safety

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from compliance_auditor.answer_check import check_answer, numbers_in
+import pytest
+
+from compliance_auditor.verification.check import check_answer
+from compliance_auditor.verification.numbers import numbers_in
 
 SUMMARY = """(Dollars in millions, except per share data) | 2023 | 2022
 Net sales | $3,226.8 | $2,729.4
@@ -83,3 +86,97 @@ def test_claims_without_citations_are_flagged_but_admissions_are_not():
 def test_a_citation_after_the_full_stop_still_supports_its_sentence():
     result = check_answer("Net sales were $3,226.8 million. [1]", {1: SUMMARY})
     assert result.ok and result.numbers[0].verdict == "quoted"
+
+
+# --------------------------------------------------------------------------- figures without [n]
+
+STORES = "The company operated 1,358 stores at the end of fiscal 2022."
+
+
+def test_figures_stated_without_a_citation_get_the_passage_that_holds_them():
+    answer = "Net sales were $3,226.8 million, up 18.2% from $2,729.4 million a year earlier."
+    result = check_answer(answer, {1: STORES, 2: SUMMARY})
+    assert result.ok, result.warnings
+    [repair] = result.repairs
+    assert (repair.sentence, repair.citations) == (0, [2])
+    assert {n.verdict for n in result.numbers} == {"quoted", "computed"}
+    assert all(n.source.startswith("[2]") or "[2]" in n.source for n in result.numbers)
+
+
+def test_a_figure_no_passage_holds_keeps_its_sentence_unsupported():
+    answer = "Net sales were $3,226.8 million and the backlog was $9,123.4 million."
+    result = check_answer(answer, {1: STORES, 2: SUMMARY})
+    assert result.repairs[0].citations == [2] and not result.ok
+    assert [n.verdict for n in result.numbers] == ["quoted", "unverified"]
+    assert result.unsupported_sentences == [answer]
+
+
+def test_figures_from_two_passages_are_cited_from_both():
+    result = check_answer("Net sales were $3,226.8 million and it ran 1,358 stores.", {1: STORES, 2: SUMMARY})
+    assert result.repairs[0].citations == [1, 2] and result.ok
+
+
+# ---------------------------------------------------------------------- the right number, the wrong line item
+
+RELEASE = (
+    "Comparable Sales Increased 15.6%\n"
+    "Net sales increased 18.2% to $3.2 billion compared to $2.7 billion in the fourth quarter.\n"
+    "Comparable sales (sales for stores open at least 14 months and e-commerce sales) increased 15.6%."
+)
+INCOME = (
+    "(In thousands)\nNet sales | $3,226,773 | 100.0%\nGross profit | 1,212,503 | 37.6%\n"
+    "Operating income | 450,137 | 14.0%"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "passage", "verdict", "found_as"),
+    [
+        ("Net sales increased 15.6% in the fourth quarter [1].", RELEASE, "wrong_metric", "comparable sales"),
+        ("Revenue grew 15.6% [1].", RELEASE, "wrong_metric", "comparable sales"),
+        ("Comparable sales increased 15.6% [1].", RELEASE, "quoted", ""),
+        ("Net sales increased 18.2% [1].", RELEASE, "quoted", ""),
+        ("Revenue was $3,226,773 thousand [1].", INCOME, "quoted", ""),  # revenue and net sales: one item
+        ("Total revenues were $3.2 billion [1].", INCOME, "quoted", ""),
+        ("The gross margin was 37.6% [1].", INCOME, "quoted", ""),  # the gross profit row's percentage
+        ("Operating income was $1,212,503 thousand [1].", INCOME, "wrong_metric", "gross profit"),
+        ("It increased 15.6% [1].", RELEASE, "quoted", ""),  # names no item: nothing to compare
+    ],
+)
+def test_a_figure_found_under_another_line_item_is_flagged(answer, passage, verdict, found_as):
+    [number] = check_answer(answer, {1: passage}).numbers
+    assert (number.verdict, number.found_as) == (verdict, found_as)
+
+
+def test_the_wrong_item_is_named_in_the_warning_with_its_place():
+    result = check_answer("Net sales increased 15.6% [1].", {1: RELEASE})
+    assert result.warnings == ["number 15.6% is found as comparable sales, not as revenue ([1] 15.6%)"]
+
+
+# --------------------------------------------------------------------------- the scale asked for
+
+IN_MILLIONS = "What were Ulta Beauty's net sales in the fourth quarter of fiscal 2022, in USD millions?"
+
+
+@pytest.mark.parametrize(
+    ("answer", "verdict", "expected"),
+    [
+        ("Net sales were $3,226,773 [1].", "wrong_scale", "$3,226.8 million"),  # the statement's thousands
+        ("Net sales were 3,226,773 [1].", "wrong_scale", "$3,226.8 million"),
+        ("Net sales were $3,226.8 million [1].", "quoted", ""),
+        ("Net sales were 3,226.8 [1].", "quoted", ""),  # bare, at the scale asked
+        ("Net sales were $3.2 billion [1].", "quoted", ""),  # its own scale word: not a copy
+    ],
+)
+def test_a_figure_copied_at_the_statements_scale_is_flagged_with_the_figure_asked_for(
+    answer, verdict, expected
+):
+    [number] = check_answer(answer, {1: INCOME}, question=IN_MILLIONS).numbers
+    assert (number.verdict, number.expected) == (verdict, expected)
+
+
+def test_without_a_scale_asked_the_statements_own_figure_stands():
+    [number] = check_answer(
+        "Net sales were $3,226,773 thousand [1].", {1: INCOME}, question="Net sales?"
+    ).numbers
+    assert number.verdict == "quoted"

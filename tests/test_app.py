@@ -133,6 +133,32 @@ def test_model_text_is_shown_literally_never_as_markup(server, ulta):
     assert "\\!\\[x\\]" in answer and "<img" not in answer and "\\$1" in answer
 
 
+COMPARABLE = "Comparable Sales Increased 15.6%"
+
+
+def test_the_answer_comes_first_with_its_problems_marked_where_they_are(server, ulta):
+    server.responder = model(
+        grader_keeping(NET_SALES, COMPARABLE),
+        lambda r: f"Net sales increased 15.6% in the fourth quarter [{number_of(r, COMPARABLE)}].",
+    )
+    at = ask(start())
+    answer = next(m.value for m in at.markdown if "Net sales increased" in m.value)
+    assert ":orange-background[15.6%]" in answer and "found as comparable sales, not as revenue" in answer
+    assert any("Not fully verified: 1 problem(s), marked in the answer" in c.value for c in at.caption)
+    assert not at.warning  # no banners: the problem is on the number itself
+    assert any("1 problem(s) found by the check" in e.label for e in at.expander)
+
+
+def test_figures_stated_without_a_citation_get_one_from_the_verifier(server, ulta):
+    server.responder = model(grader_keeping(NET_SALES), lambda r: "Net sales were $3,226.8 million.")
+    at = ask(start())
+    assert any("1 citation(s) added by the verifier" in c.value for c in at.caption)
+    assert any("added by the verifier" in m.value for m in at.markdown)
+    assert any("⁺" in option for option in at.pills[0].options or [])  # the source opens like any other
+    result = at.session_state.history[0]["result"]
+    assert result.verification.ok and [c.added for c in result.citations] == [True]
+
+
 # --------------------------------------------------------------------------- the audit trail from the UI
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 import shutil
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,6 +25,7 @@ from tests.support.browser import (
     page_image,
     running_app,
     upload,
+    watch_answer_grow,
 )
 from tests.support.fake_llm import FakeLLM
 from tests.support.filings import ROOT, ULTA
@@ -40,21 +40,6 @@ def highlighted_pixels(png: bytes) -> int:
     """Pixels of the highlight's red edge (220, 38, 38) in a screenshot."""
     image = Image.open(io.BytesIO(png)).convert("RGB")
     return sum(1 for r, g, b in image.get_flattened_data() if r > 180 and g < 80 and b < 80)
-
-
-def watch_answer_grow(page, until: str, timeout: float = 60) -> list[int]:
-    """The lengths the answer went through on screen until it contained `until`."""
-    answer = page.locator('[data-testid="stChatMessage"]').last
-    lengths: list[int] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = answer.inner_text() if answer.count() else ""
-        if not lengths or lengths[-1] != len(text):
-            lengths.append(len(text))
-        if until in text:
-            return lengths
-        time.sleep(0.03)
-    raise AssertionError(f"the answer never showed {until!r}")
 
 
 def test_upload_ask_stream_and_open_a_highlighted_citation(isolated_settings):

@@ -11,10 +11,10 @@ import pytest
 from compliance_auditor.agent.grading import parse_judgement
 from compliance_auditor.agent.planning import plan_next_step
 from compliance_auditor.agent.state import AgentState, Judgement
-from compliance_auditor.answer_check import EvidenceNumbers, numbers_in
 from compliance_auditor.llm.breakers import Breaker
 from compliance_auditor.questions import derive_filters, expand_query
 from compliance_auditor.records import Passage, SearchRecord
+from compliance_auditor.verification.numbers import EvidenceNumbers, numbers_in
 
 # --------------------------------------------------------------------------- the grader's reply
 

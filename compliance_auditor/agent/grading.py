@@ -18,11 +18,10 @@ from pydantic import ValidationError
 
 from compliance_auditor.agent.prompts import REPEAT_JSON, Messages, grade_messages, prompt_hash
 from compliance_auditor.agent.state import AgentState, Context, Judgement, say, timed
-from compliance_auditor.llm.pool import LLMUnavailable
+from compliance_auditor.agent.window import call_within_window, reply_budget
+from compliance_auditor.llm.pool import LLMUnavailable, PromptTooLong
 from compliance_auditor.llm.reasoning import strip_reasoning
 from compliance_auditor.records import Grade, ModelCall
-
-GRADE_MAX_TOKENS = 200
 
 
 def grade(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -32,38 +31,51 @@ def grade(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
     if not candidates:
         return {"judgement": Judgement(), **timed(ctx, "grade", started, "nothing to grade")}
     say(runtime, "grade", f"Grading {len(candidates)} candidates")
-    messages = grade_messages(state.question, candidates, ctx.profile)
-    judgement, calls, failed = ask_for_judgement(ctx, messages, len(candidates))
-    if failed:
-        judgement = Judgement(relevant=list(range(1, len(candidates) + 1)), enough=True)
-    kept = [c for n, c in enumerate(candidates, 1) if n in judgement.relevant]
-    verdicts = [Grade(chunk_id=c.chunk_id, relevant=c in kept) for c in candidates]
-    decision = "no usable reply: retrieval order kept" if failed else f"kept {len(kept)}/{len(candidates)}"
+    context = ctx.pool.context_tokens()
+    reply_tokens = reply_budget(ctx.settings.llm_grade_max_tokens, context)
+    outcome = call_within_window(
+        lambda shown: grade_messages(state.question, shown, ctx.profile), candidates, context, reply_tokens,
+        lambda shown, messages: ask_for_judgement(ctx, messages, len(shown), reply_tokens),
+    )  # fmt: skip
+    shown, failed = outcome.shown, outcome.value is None or outcome.value[1]
+    judgement = Judgement(relevant=list(range(1, len(shown) + 1)), enough=True)
+    if not failed and outcome.value is not None:
+        judgement = outcome.value[0]
+    kept = [c for n, c in enumerate(shown, 1) if n in judgement.relevant]
+    verdicts = [Grade(chunk_id=c.chunk_id, relevant=c in kept) for c in shown]
+    decision = "no usable reply: retrieval order kept" if failed else f"kept {len(kept)}/{len(shown)}"
     return {
         "judgement": judgement, "evidence": kept, "grading_failed": failed, "grades": verdicts,
-        "graded_ids": [c.chunk_id for c in candidates], "llm_calls": calls,
-        "prompt_hashes": [prompt_hash(messages)], **timed(ctx, "grade", started, decision, calls),
+        "graded_ids": [c.chunk_id for c in shown], "shown": shown, "llm_calls": outcome.calls,
+        "left_out": [c.chunk_id for c in outcome.left_out],
+        "prompt_hashes": [prompt_hash(grade_messages(state.question, shown, ctx.profile))],
+        **timed(ctx, "grade", started, decision, outcome.calls),
     }  # fmt: skip
 
 
 def ask_for_judgement(
-    ctx: Context, messages: Messages, count: int
-) -> tuple[Judgement, list[ModelCall], bool]:
-    """The grader's reply parsed; one retry on an unparseable reply. Returns (judgement, calls, failed)."""
+    ctx: Context, messages: Messages, count: int, max_tokens: int
+) -> tuple[tuple[Judgement, bool], list[ModelCall]]:
+    """The grader's reply parsed, and whether it failed; one retry on an unparseable reply.
+
+    A prompt the server refuses as too long is raised (`PromptTooLong`): the caller shows fewer
+    passages. With no endpoint answering, the judgement is empty and failed."""
     calls: list[ModelCall] = []
     kwargs = {"response_format": {"type": "json_object"}} if _json_mode(ctx) else {}
     for attempt in range(2):
         try:
-            reply = ctx.pool.complete(messages, "grade", max_tokens=GRADE_MAX_TOKENS, **kwargs)
+            reply = ctx.pool.complete(messages, "grade", max_tokens=max_tokens, **kwargs)
+        except PromptTooLong as exc:
+            raise PromptTooLong(str(exc), calls + exc.calls) from exc
         except LLMUnavailable as exc:
-            return Judgement(), calls + exc.calls, True
+            return (Judgement(), True), calls + exc.calls
         calls += reply.calls
         judgement = parse_judgement(reply.text, count)
         if judgement is not None:
-            return judgement, calls, False
+            return (judgement, False), calls
         if attempt == 0:
             messages = [*messages, ("assistant", reply.text[:500]), ("user", REPEAT_JSON)]
-    return Judgement(), calls, True
+    return (Judgement(), True), calls
 
 
 def _json_mode(ctx: Context) -> bool:

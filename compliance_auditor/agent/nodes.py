@@ -4,7 +4,7 @@
 - generate streams the answer, every claim cited as [n]; with no model reachable it returns
   the ranked evidence instead (evidence-only), never an invented answer;
 - report_gap says what was searched and what related evidence exists;
-- verify checks the answer without a model (`answer_check.py`).
+- verify checks the answer without a model (`compliance_auditor/verification/`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,16 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from compliance_auditor.agent.prompts import answer_messages, prompt_hash
+from compliance_auditor.agent.prompts import Messages, answer_messages, prompt_hash
 from compliance_auditor.agent.state import AgentState, Context, say, timed
-from compliance_auditor.answer_check import check_answer, statement_scale
-from compliance_auditor.llm.pool import LLMUnavailable
+from compliance_auditor.agent.window import call_within_window, cap, reply_budget
+from compliance_auditor.index.answer_lines import answer_lines
+from compliance_auditor.index.embedder import Embedder
+from compliance_auditor.llm.pool import Reply
 from compliance_auditor.llm.reasoning import ReasoningFilter, strip_reasoning
-from compliance_auditor.records import Passage, PassageRef, SearchRecord, Verification
+from compliance_auditor.records import ModelCall, Passage, PassageRef, SearchRecord, Verification
+from compliance_auditor.verification.check import check_answer
+from compliance_auditor.verification.numbers import statement_scale
 
 
 def retrieve(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -50,51 +54,88 @@ def generate(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Stream the cited answer; with no model reachable, hand back the ranked evidence instead."""
     started = time.perf_counter()
     ctx = runtime.context
-    passages = state.evidence[: ctx.settings.max_evidence]
     say(runtime, "generate", "Writing the answer")
-    messages = answer_messages(state.question, passages, ctx.profile)
-    writer = runtime.stream_writer
-    reasoning = ReasoningFilter()
+    passages, kept = answer_passages(state, ctx.settings.max_evidence)
+    kept_ids = {p.chunk_id for p, keep in zip(passages, kept, strict=True) if keep}
 
-    def on_token(piece: str) -> None:
-        for text in reasoning.feed(piece):
-            writer({"type": "token", "text": text})
+    def build(shown: list[Passage]) -> Messages:
+        relevant = [n for n, p in enumerate(shown, 1) if p.chunk_id in kept_ids]
+        return answer_messages(state.question, shown, relevant, ctx.profile)
 
-    def on_reset() -> None:
-        nonlocal reasoning
-        reasoning = ReasoningFilter()
-        writer({"type": "reset", "text": "The answer stream was cut; starting again."})
-
-    base = {"cited_evidence": passages, "prompt_hashes": [prompt_hash(messages)]}
-    try:
-        reply = ctx.pool.stream(messages, "generate", ctx.settings.llm_max_tokens, on_token, on_reset)
-    except LLMUnavailable as exc:
-        calls = exc.calls
+    context = ctx.pool.context_tokens()
+    stream = _AnswerStream(runtime.stream_writer, ctx, reply_budget(ctx.settings.llm_max_tokens, context))
+    outcome = call_within_window(build, passages, context, stream.max_tokens, stream, keep_first=kept)
+    base = {
+        "cited_evidence": outcome.shown, "prompt_hashes": [prompt_hash(build(outcome.shown))],
+        "left_out": [p.chunk_id for p in outcome.left_out], "llm_calls": outcome.calls,
+    }  # fmt: skip
+    if outcome.value is None:
+        why = str(outcome.error or "no language model answered")
         return (
             base
-            | evidence_only(passages, str(exc))
-            | {"llm_calls": calls}
-            | timed(ctx, "generate", started, "evidence-only", calls)
+            | evidence_only(outcome.shown, why, state.question, ctx.index.embedder)
+            | timed(ctx, "generate", started, "evidence-only", outcome.calls)
         )
-    if tail := reasoning.flush():
-        writer({"type": "token", "text": tail})
-    answer = strip_reasoning(reply.text)
+    answer = strip_reasoning(outcome.value.text)
     return (
         base
-        | {"answer": answer, "mode": "answered", "complete": True, "llm_calls": reply.calls}
-        | timed(ctx, "generate", started, f"{len(answer)} characters", reply.calls)
+        | {"answer": answer, "mode": "answered", "complete": True}
+        | timed(ctx, "generate", started, f"{len(answer)} characters", outcome.calls)
     )
 
 
-def evidence_only(passages: list[Passage], why: str) -> dict[str, Any]:
-    """The state update of an answer no model wrote: the ranked evidence, and a warning."""
+def answer_passages(state: AgentState, limit: int) -> tuple[list[Passage], list[bool]]:
+    """The answer's passages, and which the grader kept: first those of the latest grading prompt,
+    in its order (so the answer's prompt begins with that prompt), then those kept from earlier
+    searches; at most `limit`, the ones not kept dropped first."""
+    kept = {e.chunk_id for e in state.evidence}
+    shown = {p.chunk_id for p in state.shown}
+    passages = state.shown + [e for e in state.evidence if e.chunk_id not in shown]
+    passages = cap(passages, limit, [p.chunk_id in kept for p in passages])
+    return passages, [p.chunk_id in kept for p in passages]
+
+
+class _AnswerStream:
+    """One streaming call for the answer: tokens to the caller as they come, without any
+    <think> preamble; a cut stream restarts the caller's view."""
+
+    def __init__(self, writer: Any, ctx: Context, max_tokens: int) -> None:
+        self.writer, self.ctx, self.max_tokens = writer, ctx, max_tokens
+        self.reasoning = ReasoningFilter()
+
+    def __call__(self, shown: list[Passage], messages: Messages) -> tuple[Reply, list[ModelCall]]:
+        self.reasoning = ReasoningFilter()
+        reply = self.ctx.pool.stream(messages, "generate", self.max_tokens, self.on_token, self.on_reset)
+        if tail := self.reasoning.flush():
+            self.writer({"type": "token", "text": tail})
+        return reply, reply.calls
+
+    def on_token(self, piece: str) -> None:
+        for text in self.reasoning.feed(piece):
+            self.writer({"type": "token", "text": text})
+
+    def on_reset(self) -> None:
+        self.reasoning = ReasoningFilter()
+        self.writer({"type": "reset", "text": "The answer stream was cut; starting again."})
+
+
+def evidence_only(passages: list[Passage], why: str, question: str, embedder: Embedder) -> dict[str, Any]:
+    """The state update of an answer no model wrote: the ranked evidence, each passage shown by
+    the line that best answers the question, and a warning."""
+    best = answer_lines(embedder, question, passages)
+    ranked = sorted(zip(passages, best, strict=True), key=lambda pair: -pair[1][1])  # best answer first
+    shown = [p.model_copy(update={"answer_line": line}) for p, (line, _) in ranked]
     lines = [
         "No language model answered, so no answer was written. The ranked evidence for the "
-        "question follows; read it directly.",
-        *(f"[{n}] {p.label()}: {p.heading or p.text[:80]}" for n, p in enumerate(passages, 1)),
-    ]
+        "question follows, each passage by its line that best answers it, best first; read it directly.",
+        *(f"[{n}] {p.label()}: {p.answer_line}" + (f" ({p.heading})" if p.heading else "")
+          for n, p in enumerate(shown, 1)),
+    ]  # fmt: skip
     warning = f"Evidence-only mode: {why}"
-    return {"answer": "\n".join(lines), "mode": "evidence_only", "complete": True, "warnings": [warning]}
+    return {
+        "answer": "\n".join(lines), "mode": "evidence_only", "complete": True, "warnings": [warning],
+        "cited_evidence": shown,
+    }  # fmt: skip
 
 
 def report_gap(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -128,7 +169,7 @@ def verify_answer(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any
     say(runtime, "verify", "Checking citations and numbers")
     passages = {n: e.text for n, e in enumerate(state.cited_evidence, 1)}
     scales = {n: statement_scale(e.heading) for n, e in enumerate(state.cited_evidence, 1)}
-    result = check_answer(state.answer, passages, scales)
+    result = check_answer(state.answer, passages, scales, state.question)
     verdict = "ok" if result.ok else f"{len(result.warnings)} warnings"
     return {"verification": result, "warnings": result.warnings} | timed(
         runtime.context, "verify", started, verdict

@@ -22,21 +22,27 @@ def build_result(
     state: dict[str, Any], ctx: Context, question: str, filters: dict[str, Any] | None
 ) -> AnswerRecord:
     """The record of a question the graph finished: what was asked, seen, said and checked."""
-    numbered = [Citation(**e.model_dump(), n=n) for n, e in enumerate(state.get("cited_evidence", []), 1)]
     verification = state.get("verification") or Verification(ok=True)
-    cited = {c.n for c in verification.citations if c.resolved}
+    added = {n for repair in verification.repairs for n in repair.citations}
+    numbered = [
+        Citation(**e.model_dump(), n=n, added=n in added)
+        for n, e in enumerate(state.get("cited_evidence", []), 1)
+    ]
+    cited = {c.n for c in verification.citations if c.resolved} | added
     mode: Mode = state.get("mode", "answered")
     calls: list[ModelCall] = state.get("llm_calls", [])
     timings: dict[str, float] = {}
     for node, seconds in state.get("timings", []):
         timings[node] = timings.get(node, 0.0) + seconds
     searches = state.get("searches", [])
+    left_out = len(set(state.get("left_out", [])))
+    window = [f"{left_out} passage(s) were left out to fit the model's context window."] if left_out else []
     return AnswerRecord(
         question_id=ctx.question_id, question=question, answer=state.get("answer", ""), mode=mode,
         complete=state.get("complete", False), evidence=numbered,
         citations=[c for c in numbered if c.n in cited] if mode == "answered" else numbered,
         verification=verification, searches=searches, grades=state.get("grades", []),
-        warnings=list(dict.fromkeys([*privacy_warnings(ctx.pool), *state.get("warnings", [])])),
+        warnings=list(dict.fromkeys([*privacy_warnings(ctx.pool), *window, *state.get("warnings", [])])),
         reflections=state.get("reflections", []), filters=filters, model=ctx.pool.model,
         endpoint=ctx.pool.endpoint, provider=ctx.pool.provider, prompt_profile=ctx.profile.name,
         table_version=searches[-1].table_version if searches else None,
@@ -46,7 +52,7 @@ def build_result(
         llm_failures=sum(1 for c in calls if not c.ok and not c.skipped), calls=calls,
         usage=Usage(input_tokens=sum(c.input_tokens for c in calls),
                     output_tokens=sum(c.output_tokens for c in calls)),
-        prompt_hashes=state.get("prompt_hashes", []), k=ctx.settings.agent_k,
+        prompt_hashes=state.get("prompt_hashes", []), k=ctx.settings.agent_k, passages_left_out=left_out,
         errors=[f"{c.node} {c.endpoint}: {c.error}" for c in calls if c.error and not c.skipped],
     )  # fmt: skip
 

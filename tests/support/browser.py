@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -120,3 +121,19 @@ def citation_buttons(page):
 
 def page_image(page):
     return page.locator('[data-testid="stImage"] img, [data-testid="stImageContainer"] img').first
+
+
+def watch_answer_grow(page, until: str | re.Pattern[str], timeout: float = 60) -> list[int]:
+    """The lengths the answer went through on screen until it contained `until` (a text or a
+    pattern searched in it)."""
+    answer = page.locator('[data-testid="stChatMessage"]').last
+    lengths: list[int] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = answer.inner_text() if answer.count() else ""
+        if not lengths or lengths[-1] != len(text):
+            lengths.append(len(text))
+        if until.search(text) if isinstance(until, re.Pattern) else until in text:
+            return lengths
+        time.sleep(0.03)
+    raise AssertionError(f"the answer never showed {until!r}")

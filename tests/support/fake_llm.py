@@ -67,8 +67,14 @@ class _QuietServer(ThreadingHTTPServer):
 class FakeLLM:
     """The server; use it as a context manager."""
 
-    def __init__(self, model: str = "fake-model", latency_s: float = 0.0, per_token_s: float = 0.0) -> None:
+    def __init__(
+        self, model: str = "fake-model", latency_s: float = 0.0, per_token_s: float = 0.0,
+        context: int | None = None,
+    ) -> None:  # fmt: skip
         self.model = model
+        self.context = context
+        """A context window in tokens (a word each, as `usage` counts them), stated at /props as
+        llama.cpp does; a longer prompt is refused with llama.cpp's error."""
         self.latency_s = latency_s
         self.per_token_s = per_token_s
         self.replies: deque[Reply | str] = deque()
@@ -126,7 +132,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/models"):
+        if self.path.rstrip("/").endswith("/props") and self.fake.context:
+            self._send_json(200, {"default_generation_settings": {"n_ctx": self.fake.context}})
+        elif self.path.rstrip("/").endswith("/models"):
             body = {"object": "list", "data": [{"id": self.fake.model, "object": "model"}]}
             self._send_json(200, body)
         else:
@@ -147,7 +155,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, request: dict[str, Any], reply: Reply) -> None:
         time.sleep(reply.stall_s + self.fake.latency_s)
-        if reply.status != 200:
+        prompt = usage(request, "")["prompt_tokens"]
+        if self.fake.context and prompt >= self.fake.context:
+            message = (f"request ({prompt} tokens) exceeds the available context size "
+                       f"({self.fake.context} tokens), try increasing it")  # fmt: skip
+            body = {"error": {"code": 400, "message": message, "type": "exceed_context_size_error"}}
+            self._send_json(400, body)
+        elif reply.status != 200:
             body = {"error": {"message": f"scripted {reply.status}", "type": "server_error"}}
             self._send_json(reply.status, body, reply.headers)
         elif reply.malformed:
