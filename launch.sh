@@ -438,6 +438,7 @@ start_local_model() {
 # Keep a model server's output bounded like the JSON logs: one previous file, renamed at start.
 rotate_log() {
   local size
+  [[ -f $1 ]] || return 0
   size=$(wc -c <"$1" 2>/dev/null || echo 0)
   if ((size > LOG_MAX_MB * 1024 * 1024)); then mv -f "$1" "$1.1"; fi
 }

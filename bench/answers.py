@@ -85,6 +85,10 @@ def score(q: dict[str, Any], result: AnswerRecord, judge: bool) -> dict[str, Any
         "verified": result.verification.ok,
         "unverified_numbers": sum(n.verdict == "unverified" for n in result.verification.numbers),
         "unsupported_sentences": len(result.verification.unsupported_sentences),
+        "wrong_metric": sum(n.verdict == "wrong_metric" for n in result.verification.numbers),
+        "wrong_scale": sum(n.verdict == "wrong_scale" for n in result.verification.numbers),
+        "citations_repaired": sum(len(r.citations) for r in result.verification.repairs),
+        "passages_left_out": result.passages_left_out,
         "citations": [(c.doc_name, c.page) for c in result.citations],
     }  # fmt: skip
 
@@ -110,6 +114,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "flagged_answers": sum(not r["verified"] for r in rows),
             "unverified_numbers": sum(r["unverified_numbers"] for r in rows),
             "unsupported_sentences": sum(r["unsupported_sentences"] for r in rows),
+            "wrong_metric_flags": sum(r["wrong_metric"] for r in rows),
+            "wrong_scale_flags": sum(r["wrong_scale"] for r in rows),
+            "citations_repaired": sum(r["citations_repaired"] for r in rows),
+            "answers_with_repaired_citations": sum(r["citations_repaired"] > 0 for r in rows),
         },
     }  # fmt: skip
 

