@@ -31,6 +31,7 @@ _NO_CLAIM = re.compile(
     re.IGNORECASE,
 )
 Scales = dict[int, float | None]
+_YEAR = re.compile(r"(19|20)\d\d")
 
 
 def check_answer(
@@ -76,7 +77,10 @@ class _Checker:
         at_asked = self._at_asked_scale(number)
         for pool, where in ((own, ""), (self.answer_pool, " (cited elsewhere in the answer)")):
             for reading in (at_asked, number) if at_asked else (number,):
-                if found := pool.quoted(reading):
+                found = pool.quoted(reading)
+                if reading is at_asked:  # a true value: not a statement's figure read as written
+                    found = [o for o in found if o.scale != 1.0 or not o.declared or o.number.scaled]
+                if found:
                     return self._quoted(number, reading, index, sentence, found, where)
             if computed := pool.compute(number):
                 return NumberCheck(text=number.text, value=number.value, sentence=index,
@@ -93,6 +97,8 @@ class _Checker:
     def _quoted(
         self, number: Number, reading: Number, index: int, sentence: str, found: list, where: str
     ) -> NumberCheck:
+        if "," in number.text:  # "2,017" written with a thousands separator is not the year 2017
+            found = [o for o in found if not _YEAR.fullmatch(o.number.text)] or found
         first = found[0]
         check = NumberCheck(text=number.text, value=number.value, sentence=index, verdict="quoted",
                             source=f"[{first.passage}] {first.number.text}{where}")  # fmt: skip
