@@ -173,7 +173,7 @@ def test_an_empty_index_implies_no_filter():
         ("-$12.5 million", -12.5e6, False, True),
         ("15.6%", 15.6, True, True),
         ("40 basis points", 40, True, True),
-        ("5 m", 5, False, False),  # metres as likely as millions without a currency sign
+        ("50 m", 50, False, False),  # metres as likely as millions without a currency sign
         ("$5 m", 5e6, False, True),
         ("USD 1,577", 1577, False, False),
     ],
@@ -185,7 +185,7 @@ def test_a_number_is_read_with_its_sign_scale_and_kind(text, value, percent, sca
 
 @pytest.mark.parametrize(
     "text",
-    ["In fiscal 2022", "as of January 28", "Item 7", "the 10-K", "Note 12", "3 segments", "[4]", "Q4"],
+    ["In fiscal 2022", "as of January 28", "Item 7", "the 10-K", "Note 12", "3 segments", "[4]", "Q4", "3M"],
 )
 def test_labels_years_and_dates_are_not_numbers(text):
     assert numbers_in(text) == []

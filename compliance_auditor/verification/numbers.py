@@ -77,7 +77,8 @@ def numbers_in(text: str, skip_labels: bool = True) -> list[Number]:
 
 def _is_label(raw: str, m: re.Match[str], before: str, after: str) -> bool:
     plain = "," not in raw and "." not in raw and not m.group("cur") and not m.group("pct")
-    if plain and not m.group("scale"):
+    bare_letter = len(m.group("scale") or "") == 1  # "3M" the company, not 3 million
+    if plain and (not m.group("scale") or bare_letter):
         value = int(raw)
         if 1900 <= value <= 2100 or value <= 12:
             return True  # a year, or a small count ("3 segments", "Q4")
