@@ -29,7 +29,7 @@ from compliance_auditor.ingestion import ingest_paths
 from compliance_auditor.llm.pool import LLMUnavailable, get_pool
 from compliance_auditor.llm.reasoning import strip_reasoning
 from compliance_auditor.records import AnswerRecord
-from compliance_auditor.verification.numbers import numbers_in
+from compliance_auditor.verification.numbers import EvidenceNumbers, numbers_in, statement_scale
 
 SCALE_BRIDGES = (1.0, 1e3, 1e6, 1e9)
 
@@ -73,6 +73,21 @@ def judged(question: str, gold: str, answer: str) -> bool | None:
     return True if word.startswith("yes") else False if word.startswith("no") else None
 
 
+def flagged_only_for_no_citation(result: AnswerRecord) -> int:
+    """Sentences left unsupported for lack of `[n]` although every figure in them is in the evidence.
+
+    Citation repair should leave none: it is the figure the issue's target counts.
+    """
+    passages = {e.n: e.text for e in result.evidence}
+    scales = {e.n: statement_scale(e.heading) for e in result.evidence}
+    pool = EvidenceNumbers.of(passages, scales)
+    missed = 0
+    for sentence in result.verification.unsupported_sentences:
+        found = numbers_in(sentence)
+        missed += bool(found) and all(pool.quote(n) or pool.compute(n) for n in found)
+    return missed
+
+
 def score(q: dict[str, Any], result: AnswerRecord, judge: bool) -> dict[str, Any]:
     correct = matches(q["answer"], result.answer) if result.mode == "answered" else False
     how = "numeric"
@@ -88,6 +103,7 @@ def score(q: dict[str, Any], result: AnswerRecord, judge: bool) -> dict[str, Any
         "wrong_metric": sum(n.verdict == "wrong_metric" for n in result.verification.numbers),
         "wrong_scale": sum(n.verdict == "wrong_scale" for n in result.verification.numbers),
         "citations_repaired": sum(len(r.citations) for r in result.verification.repairs),
+        "flagged_only_for_no_citation": flagged_only_for_no_citation(result),
         "passages_left_out": result.passages_left_out,
         "citations": [(c.doc_name, c.page) for c in result.citations],
     }  # fmt: skip
@@ -118,6 +134,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "wrong_scale_flags": sum(r["wrong_scale"] for r in rows),
             "citations_repaired": sum(r["citations_repaired"] for r in rows),
             "answers_with_repaired_citations": sum(r["citations_repaired"] > 0 for r in rows),
+            "flagged_only_for_no_citation": sum(r["flagged_only_for_no_citation"] for r in rows),
+            "passages_left_out": sum(r["passages_left_out"] for r in rows),
         },
     }  # fmt: skip
 

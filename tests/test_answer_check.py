@@ -148,6 +148,19 @@ def test_a_figure_found_under_another_line_item_is_flagged(answer, passage, verd
     assert (number.verdict, number.found_as) == (verdict, found_as)
 
 
+CASH_FLOW = (
+    "Cash flows from operations of $7.84 billion during fiscal 2022 increased by $608 million, or 8%, "
+    "from $7.23 billion in fiscal 2021 primarily due to higher net income after adjustment for "
+    "non-cash items."
+)
+
+
+def test_the_cause_named_after_a_figure_is_not_its_line_item():
+    answer = "Net cash provided by operating activities rose by $608 million, or 8%, from $7.23 billion [1]."
+    result = check_answer(answer, {1: CASH_FLOW})
+    assert [n.verdict for n in result.numbers] == ["quoted", "quoted", "quoted"] and result.ok
+
+
 def test_the_wrong_item_is_named_in_the_warning_with_its_place():
     result = check_answer("Net sales increased 15.6% [1].", {1: RELEASE})
     assert result.warnings == ["number 15.6% is found as comparable sales, not as revenue ([1] 15.6%)"]
