@@ -219,7 +219,11 @@ class NumberCheck(BaseModel):
     value: float
     sentence: int = Field(description="Index of the sentence it is in.")
     verdict: Literal["quoted", "computed", "unverified", "wrong_metric", "wrong_scale"]
-    source: str = Field(default="", description="Where it was found, or how it was recomputed.")
+    source: str = Field(
+        default="",
+        description="Where it was found, or how it was recomputed; unverified: the passage the model "
+        "was given but did not cite that holds it.",
+    )
     found_as: str = Field(default="", description="wrong_metric: the line item the evidence gives it.")
     named_as: str = Field(default="", description="wrong_metric: the line item the answer gives it.")
     expected: str = Field(default="", description="wrong_scale: the figure at the scale the question asks.")

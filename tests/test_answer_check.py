@@ -53,6 +53,16 @@ def test_a_number_must_be_in_the_evidence_the_answer_cites():
     assert not result.ok
 
 
+def test_a_figure_cited_to_the_wrong_passage_says_which_passage_holds_it():
+    result = check_answer("Net sales were $3,226.8 million [2].", {1: SUMMARY, 2: "Stores opened: 47."})
+    [number] = result.numbers
+    assert (number.verdict, number.source) == ("unverified", "[1] $3,226.8")  # a path, not support
+    assert result.warnings == [
+        "number $3,226.8 million is not in the evidence the answer cites; it stands in [1] $3,226.8, "
+        "which the answer does not cite"
+    ]
+
+
 def test_parentheses_are_negative_and_a_loss_may_be_written_either_way():
     assert numbers_in("(45.1)")[0].value == -45.1
     assert verdicts("The operating loss was $45.1 million [1].", {1: SUMMARY}) == {"$45.1 million": "quoted"}

@@ -149,6 +149,17 @@ def test_the_answer_comes_first_with_its_problems_marked_where_they_are(server, 
     assert any("1 problem(s) found by the check" in e.label for e in at.expander)
 
 
+def test_a_figure_cited_to_the_wrong_passage_is_marked_with_the_passage_that_holds_it(server, ulta):
+    server.responder = model(
+        grader_keeping(NET_SALES, COMPARABLE),
+        lambda r: f"Comparable sales increased 15.6% in the fourth quarter [{number_of(r, NET_SALES)}].",
+    )
+    at = ask(start())
+    answer = next(m.value for m in at.markdown if "Comparable sales increased" in m.value)
+    assert ":orange-background[15.6%]" in answer and "not in the cited evidence; stands in" in answer
+    assert not at.session_state.history[0]["result"].verification.ok  # a path to the source, not support
+
+
 def test_figures_stated_without_a_citation_get_one_from_the_verifier(server, ulta):
     server.responder = model(grader_keeping(NET_SALES), lambda r: "Net sales were $3,226.8 million.")
     at = ask(start())

@@ -85,7 +85,16 @@ class _Checker:
             if computed := pool.compute(number):
                 return NumberCheck(text=number.text, value=number.value, sentence=index,
                                    verdict="computed", source=computed + where)  # fmt: skip
-        return NumberCheck(text=number.text, value=number.value, sentence=index, verdict="unverified")
+        return NumberCheck(text=number.text, value=number.value, sentence=index, verdict="unverified",
+                           source=self._uncited(number, at_asked))  # fmt: skip
+
+    def _uncited(self, number: Number, at_asked: Number | None) -> str:
+        """Where the model was given the figure but did not cite it: a path to the source, not support."""
+        given = self.pool(sorted(self.passages))
+        for reading in (at_asked, number) if at_asked else (number,):
+            if found := given.quoted(reading):
+                return f"[{found[0].passage}] {found[0].number.text}"
+        return ""
 
     def _at_asked_scale(self, number: Number) -> Number | None:
         """A bare number read at the scale the question asks for ("5,466.3" as millions)."""
@@ -154,7 +163,10 @@ def _warnings(
 ) -> list[str]:
     warnings = [f"citation [{c.n}] does not match any evidence passage" for c in citations if not c.resolved]
     for c in numbers:
-        if c.verdict == "unverified":
+        if c.verdict == "unverified" and c.source:
+            warnings.append(f"number {c.text} is not in the evidence the answer cites; it stands in "
+                            f"{c.source}, which the answer does not cite")  # fmt: skip
+        elif c.verdict == "unverified":
             warnings.append(
                 f"number {c.text} is not in the cited evidence and could not be recomputed from it"
             )

@@ -48,6 +48,8 @@ def _note(check: NumberCheck) -> str:
         return f"found as {check.found_as}, not as {check.named_as}"
     if check.verdict == "wrong_scale":
         return f"asked for: {check.expected}"
+    if check.source:  # given to the model, but under another [n]
+        return f"not in the cited evidence; stands in {check.source}"
     return "not in the cited evidence"
 
 
