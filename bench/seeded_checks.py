@@ -11,12 +11,16 @@ writes three answers citing that chunk as [1], and checks them as the agent does
 - where the chunk's statement declares its scale, the bare figure with a question asking for
   another scale: "Net sales were $3,226,773 [1]." asked "in USD millions" must be flagged
   with the converted figure.
+For each such row with a percentage (a common-size column, a margin), asked "as a percentage of
+net sales": the percentage must pass, and the same figure as a ratio ("0.376" for 37.6%) must be
+flagged with the percentage.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import lancedb
@@ -36,8 +40,8 @@ NAMES = {
 ASK = {1e3: "in USD millions", 1e6: "in USD thousands", 1e9: "in USD millions"}
 
 
-def rows(db: str) -> list[tuple[str, str, str, str]]:
-    """(chunk text, row item, figure text, statement heading) of every usable table row."""
+def rows(db: str) -> list[tuple[str, str, str, str, str]]:
+    """(chunk text, row item, figure, statement heading, the row's percentage or "") of every usable row."""
     table = lancedb.connect(db).open_table("chunks")
     chunks = table.search().where("kind = 'table'").select(["text", "heading"]).limit(None).to_list()
     out = []
@@ -49,11 +53,13 @@ def rows(db: str) -> list[tuple[str, str, str, str]]:
                 continue
             item = row_label(line, figures[0].start)
             if item in NAMES and text.count(figures[0].text.lstrip("$").strip("()")) == 1:
-                out.append((text, item, figures[0].text, chunk["heading"] or ""))
+                percents = [n.text for n in numbers_in(line) if re.fullmatch(r"\d+(?:\.\d+)? ?%", n.text)]
+                percent = percents[0] if percents and text.count(percents[0]) == 1 else ""
+                out.append((text, item, figures[0].text, chunk["heading"] or "", percent))
     return out
 
 
-def seeded(text: str, item: str, figure: str, heading: str) -> dict[str, object]:
+def seeded(text: str, item: str, figure: str, heading: str, percent: str) -> dict[str, object]:
     other = next(o for o in NAMES if o != item and frozenset({o, item}) not in RELATED)
     scale = statement_scale(heading) or statement_scale(text)
     scales = {1: scale}  # as the agent passes them: the statement's scale, from its heading
@@ -69,7 +75,20 @@ def seeded(text: str, item: str, figure: str, heading: str) -> dict[str, object]
         copied = figure.lstrip("$")
         checked = check_answer(f"The {NAMES[item]} was {copied} [1].", {1: text}, scales, question)
         result["wrong_scale_caught"] = any(n.verdict == "wrong_scale" and n.expected for n in checked.numbers)
+    if percent:
+        result |= seeded_percent(text, item, percent.replace(" ", ""), scales)
     return result
+
+
+def seeded_percent(text: str, item: str, percent: str, scales: dict) -> dict[str, bool]:
+    """The row's percentage asked for as one: right as written, flagged as a ratio."""
+    question = f"What was the {NAMES[item]} as a percentage of net sales?"
+    places = len(percent.rstrip("%").split(".")[1]) if "." in percent else 0
+    ratio = f"{float(percent.rstrip('%')) / 100:.{places + 2}f}"
+    right = check_answer(f"The {NAMES[item]} was {percent} [1].", {1: text}, scales, question)
+    wrong = check_answer(f"The {NAMES[item]} was {ratio} [1].", {1: text}, scales, question)
+    flagged = [n.expected for n in wrong.numbers if n.verdict == "wrong_scale"]
+    return {"percent_right_flagged": not right.ok, "ratio_caught": flagged == [percent]}
 
 
 def main() -> int:
@@ -87,6 +106,9 @@ def main() -> int:
         "wrong_item_caught": sum(bool(r["wrong_item_caught"]) for r in results),
         "wrong_scale_seeded": len(scaled),
         "wrong_scale_caught": sum(bool(r["wrong_scale_caught"]) for r in scaled),
+        "ratio_for_percent_seeded": sum("ratio_caught" in r for r in results),
+        "ratio_for_percent_caught": sum(bool(r.get("ratio_caught")) for r in results),
+        "false_alarms_on_right_percentages": sum(bool(r.get("percent_right_flagged")) for r in results),
     }
     print(json.dumps(summary, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)

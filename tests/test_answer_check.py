@@ -203,3 +203,34 @@ def test_without_a_scale_asked_the_statements_own_figure_stands():
         "Net sales were $3,226,773 thousand [1].", {1: INCOME}, question="Net sales?"
     ).numbers
     assert number.verdict == "quoted"
+
+
+AS_PERCENT = "What was Ulta Beauty's gross profit as a percentage of net sales in the fourth quarter?"
+
+
+@pytest.mark.parametrize(
+    ("answer", "verdict", "expected"),
+    [
+        ("The gross margin was 0.376 [1].", "wrong_scale", "37.6%"),  # the row's 37.6%, as a ratio
+        ("The gross margin was 0.3758 [1].", "wrong_scale", "37.58%"),  # computed: 1,212,503 / 3,226,773
+        ("The gross margin was 37.6% [1].", "quoted", ""),
+        ("The gross margin was 37.6 [1].", "quoted", ""),  # a percentage without its sign
+    ],
+)
+def test_a_ratio_given_where_a_percentage_is_asked_is_flagged_with_the_percentage(answer, verdict, expected):
+    [number] = check_answer(answer, {1: INCOME}, question=AS_PERCENT).numbers
+    assert (number.verdict, number.expected) == (verdict, expected)
+
+
+def test_a_ratio_asked_for_as_a_ratio_stands():
+    [number] = check_answer(
+        "The ratio was 0.376 [1].", {1: INCOME}, question="What is the gross margin ratio?"
+    ).numbers
+    assert number.verdict == "computed"
+
+
+def test_the_ratio_warning_says_what_the_question_asked_for():
+    result = check_answer("The gross margin was 0.376 [1].", {1: INCOME}, question=AS_PERCENT)
+    assert result.warnings == [
+        "number 0.376 is a ratio; the question asks for a percentage: 37.6% ([1] 37.6%)"
+    ]

@@ -8,7 +8,8 @@ Each check is a reason to distrust an answer that looks confident:
 - a figure found in the evidence stands there for the line item the sentence names, not
   another ("found as comparable sales, not as revenue");
 - where the question asks for a scale ("in USD millions"), a statement's bare figure copied at
-  its own scale is flagged, with the figure converted;
+  its own scale is flagged, with the figure converted; where it asks for a percentage, so is a
+  ratio ("0.156" for 15.6%);
 - every sentence that states something carries a citation. A sentence that states figures
   without one is repaired when the passages hold them: the verifier adds the citations, marked
   as its own, and checks them like the model's.
@@ -21,7 +22,13 @@ import re
 from compliance_auditor.records import CitationCheck, CitationRepair, NumberCheck, Verification
 from compliance_auditor.verification.line_items import differ, item_near, row_label
 from compliance_auditor.verification.numbers import CITATION, EvidenceNumbers, Number, numbers_in
-from compliance_auditor.verification.scales import SCALE_WORDS, asked_decimals, asked_scale, convert
+from compliance_auditor.verification.scales import (
+    SCALE_WORDS,
+    asked_decimals,
+    asked_scale,
+    asks_percent,
+    convert,
+)
 from compliance_auditor.verification.sentences import sentences_of
 
 _NO_CLAIM = re.compile(
@@ -67,6 +74,7 @@ class _Checker:
     def __init__(self, passages: dict[int, str], scales: Scales, question: str, cited: list[int]) -> None:
         self.passages, self.scales = passages, scales
         self.asked, self.decimals = asked_scale(question), asked_decimals(question)
+        self.percent = asks_percent(question)
         self.answer_pool = self.pool([n for n in cited if n in passages])
 
     def pool(self, numbers: list[int]) -> EvidenceNumbers:
@@ -76,6 +84,8 @@ class _Checker:
         own = self.pool(cited)
         at_asked = self._at_asked_scale(number)
         for pool, where in ((own, ""), (self.answer_pool, " (cited elsewhere in the answer)")):
+            if ratio := self._ratio_for_percent(number, index, pool):
+                return ratio
             for reading in (at_asked, number) if at_asked else (number,):
                 found = pool.quoted(reading)
                 if reading is at_asked:  # a true value: not a statement's figure read as written
@@ -95,6 +105,21 @@ class _Checker:
             if found := given.quoted(reading):
                 return f"[{found[0].passage}] {found[0].number.text}"
         return ""
+
+    def _ratio_for_percent(self, number: Number, index: int, pool: EvidenceNumbers) -> NumberCheck | None:
+        """A ratio ("0.156") where the question asks for a percentage the evidence gives as 15.6%."""
+        if not self.percent or number.percent or "$" in number.text or not 0 < abs(number.value) < 10:
+            return None
+        if any(o.number.percent for o in pool.quoted(number)):
+            return None  # "0.6" for 0.6%: the percentage without its sign
+        as_percent = Number(number.text, number.value * 100, number.tolerance * 100, True, True, number.start)
+        source = pool.quote(as_percent) or pool.compute(as_percent)
+        if not source:
+            return None
+        written = len(number.text.split(".")[1]) if "." in number.text else 0
+        places = self.decimals if self.decimals is not None else max(0, written - 2)
+        return NumberCheck(text=number.text, value=number.value, sentence=index, verdict="wrong_scale",
+                           source=source, expected=f"{number.value * 100:.{places}f}%")  # fmt: skip
 
     def _at_asked_scale(self, number: Number) -> Number | None:
         """A bare number read at the scale the question asks for ("5,466.3" as millions)."""
@@ -172,6 +197,9 @@ def _warnings(
             )
         elif c.verdict == "wrong_metric":
             warnings.append(f"number {c.text} is found as {c.found_as}, not as {c.named_as} ({c.source})")
+        elif c.verdict == "wrong_scale" and c.expected.endswith("%"):
+            warnings.append(f"number {c.text} is a ratio; the question asks for a percentage: {c.expected} "
+                            f"({c.source})")  # fmt: skip
         elif c.verdict == "wrong_scale":
             warnings.append(f"number {c.text} is copied at the statement's scale ({c.source}); the question "
                             f"asks for another: {c.expected}")  # fmt: skip

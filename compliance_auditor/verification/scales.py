@@ -3,6 +3,7 @@
 "What were net sales in USD millions?" asks for millions: a statement's bare "5,466,312" (in
 thousands) copied as the answer is the right figure at the wrong scale, and the figure the
 question asks for, $5,466.3 million, is computed here from the cited one, never by the model.
+Likewise a ratio (0.156) given where the question asks for a percentage (15.6%).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ _ASKED = re.compile(
 )
 _DECIMALS = re.compile(r"\b(?:to|with)\s+(one|two|three|1|2|3)\s+decimal", re.IGNORECASE)
 _DECIMAL_WORDS = {"one": 1, "two": 2, "three": 3, "1": 1, "2": 2, "3": 3}
+_PERCENT = re.compile(
+    r"\b(?:as a|as an?|in|what)\s+(?:%|percent(?:age)?\b)|\bpercent(?:age)?\s+(?:change|of|growth)\b"
+    r"|\(%\)|\bin percent",
+    re.IGNORECASE,
+)
 
 
 def asked_scale(question: str) -> float | None:
@@ -28,6 +34,11 @@ def asked_scale(question: str) -> float | None:
 def asked_decimals(question: str) -> int | None:
     match = _DECIMALS.search(question)
     return _DECIMAL_WORDS[match.group(1).lower()] if match else None
+
+
+def asks_percent(question: str) -> bool:
+    """The question wants a percentage ("as a % of revenue", "percentage change"), not a ratio."""
+    return bool(_PERCENT.search(question))
 
 
 def convert(value: float, from_scale: float, to_scale: float, decimals: int | None = None) -> str:
