@@ -121,7 +121,8 @@ install_python() {
 }
 
 # Re-resolve both lock files from pyproject.toml: the test tools' lock first, then the app's,
-# constrained to it so that both pin the same versions. torch is pinned without a local
+# constrained to it so that both pin the same versions. Versions already pinned are kept (a
+# new dependency does not upgrade the rest); delete the lock files to move everything forward. torch is pinned without a local
 # version label: pip takes the +cpu build where one is offered (a CPU index or wheel folder).
 refresh_locks() {
   install_python
@@ -129,7 +130,7 @@ refresh_locks() {
   local compile=("$VENV/bin/pip-compile" -q --strip-extras --no-emit-index-url --no-emit-find-links)
   say "resolving requirements-dev.lock and requirements.lock"
   export CUSTOM_COMPILE_COMMAND="./launch.sh --lock"  # what the files' headers tell a reader to run
-  "${compile[@]}" --upgrade --extra dev -o requirements-dev.lock pyproject.toml
+  "${compile[@]}" --extra dev -o requirements-dev.lock pyproject.toml
   "${compile[@]}" -c requirements-dev.lock -o requirements.lock pyproject.toml
   sed -i.bak -E 's/^(torch==[^+]+)\+cpu$/\1/' requirements.lock requirements-dev.lock
   rm -f requirements.lock.bak requirements-dev.lock.bak
