@@ -187,6 +187,20 @@ class Settings(BaseSettings):
     agent_k: int = Field(default=8, description="Candidates retrieved per search.")
     max_evidence: int = Field(default=8, description="Evidence passages given to the answer.")
 
+    procedures_dir: Path = Field(
+        default=PROJECT_DIR / "data" / "procedures",
+        description="Your audit procedures (YAML), listed with the two that ship with the app.",
+    )
+    procedure_max_kb: int = Field(default=256, description="Larger procedure files are refused.")
+    runs_dir: Path = Field(
+        default=PROJECT_DIR / "data" / "runs",
+        description="Procedure runs: each run's scope, status and cells.",
+    )
+    run_concurrency: int = Field(
+        default=2, ge=1, le=64,
+        description="Cells of a run asked at once; with several model endpoints, raise it to use them all.",
+    )  # fmt: skip
+
     server_address: str = Field(default="127.0.0.1", description="Where launch.sh serves the app.")
     server_port: int = Field(default=8503, description="The app's port.")
     llm_start_timeout_s: float = Field(

@@ -277,6 +277,16 @@ class ChainedRecord(BaseModel):
             setattr(self, name, stored[name])
 
 
+class CellRef(BaseModel):
+    """Which cell of which procedure run an answer fills: one item asked of one filing."""
+
+    run_id: str
+    procedure: str = Field(description="The procedure's name and version.")
+    procedure_sha256: str = Field(description="The hash of the procedure file the run was started with.")
+    item_id: str
+    doc_sha256: str
+
+
 class AnswerRecord(ChainedRecord):
     """Everything an analyst, a reviewer or a script needs to trust (or distrust) an answer."""
 
@@ -313,6 +323,7 @@ class AnswerRecord(ChainedRecord):
     calls: list[ModelCall] = Field(default=[], description="Every model call attempted.")
     passages_left_out: int = Field(default=0, description="Passages not shown to fit the model's window.")
     errors: list[str] = []
+    cell: CellRef | None = Field(default=None, description="The procedure run cell this answers, if any.")
 
     def to_chain(self) -> dict[str, Any]:
         # The evidence beyond what is cited is in `retrieved` by reference; a table's HTML

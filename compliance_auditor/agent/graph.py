@@ -29,7 +29,7 @@ from compliance_auditor.agent.results import build_result, error_result, log, lo
 from compliance_auditor.agent.state import AgentState, Context
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.llm.pool import LLMPool, get_pool
-from compliance_auditor.records import AnswerRecord
+from compliance_auditor.records import AnswerRecord, CellRef
 
 
 def build_graph() -> Any:
@@ -70,8 +70,12 @@ def stream(
     index: AuditIndex | None = None,
     pool: LLMPool | None = None,
     user: str = "",
+    cell: CellRef | None = None,
 ) -> Iterator[Event]:
-    """Run the agent, yielding status lines and answer tokens, and last the result."""
+    """Run the agent, yielding status lines and answer tokens, and last the result.
+
+    `cell` tags the result (and its audit record) as one cell of a procedure run.
+    """
     settings = config.get_settings()
     pool = pool or get_pool(settings)
     ctx = Context(
@@ -95,7 +99,7 @@ def stream(
         log.exception("agent error", extra={"fields": {"question_id": ctx.question_id}})
         result = error_result(ctx, question, filters, exc)
     result.latency_s, result.started_at = time.perf_counter() - started, started_at
-    result.user = user or os_user()
+    result.user, result.cell = user or os_user(), cell
     record(result, ctx.index)
     log_result(result)
     metrics.question(result.mode)

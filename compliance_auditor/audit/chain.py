@@ -314,6 +314,18 @@ def records(path: str | Path | None = None) -> Iterator[dict[str, Any]]:
                 yield orjson.loads(line)
 
 
+def records_mentioning(text: str, path: str | Path | None = None) -> Iterator[dict[str, Any]]:
+    """Every complete record whose line holds `text` (a run id, a hash); other lines are not parsed."""
+    log_file = log_path(path)
+    if not log_file.exists():
+        return
+    needle = text.encode()
+    with open(log_file, "rb") as handle:
+        for line in handle:
+            if needle in line and line.endswith(b"\n"):
+                yield orjson.loads(line)
+
+
 def find(ref: str, path: str | Path | None = None) -> dict[str, Any]:
     """The record whose id or hash is `ref`, or starts with it (at least 6 characters)."""
     if len(ref) < 6:

@@ -101,6 +101,11 @@ class AuditIndex:
         rows = self.documents.search().where(col("sha256") == lit(sha256)).limit(1).to_list()
         return rows[0] if rows else None
 
+    def items_of(self, sha256: str) -> set[str]:
+        """The 10-K/10-Q Items a filing's chunks were found under ('7', '8', '9A')."""
+        rows = self.chunks.search().where(col("doc_sha256") == lit(sha256)).select(["item"]).limit(None)
+        return {r["item"] for r in rows.to_list() if r["item"]}
+
     def _put_document(self, row: dict[str, Any]) -> None:
         full = {name: row.get(name) for name in DOCUMENT_SCHEMA.names}
         table = pa.Table.from_pylist([full], schema=DOCUMENT_SCHEMA)

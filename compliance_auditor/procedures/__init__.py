@@ -1,0 +1,1 @@
+"""Audit procedures: a checklist of questions, run across filings, reviewed and exported."""

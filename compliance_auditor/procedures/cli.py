@@ -1,0 +1,222 @@
+"""The procedures CLI: what the browser does with runs, for scripts and terminals.
+
+    python -m compliance_auditor.procedures list
+    python -m compliance_auditor.procedures start 10k_key_figures --company "Ulta Beauty" --form 10-K
+    python -m compliance_auditor.procedures status RUN_ID
+    python -m compliance_auditor.procedures show RUN_ID
+    python -m compliance_auditor.procedures resume RUN_ID
+    python -m compliance_auditor.procedures cancel RUN_ID
+    python -m compliance_auditor.procedures runs
+
+Every command takes --json for scripts. `start` and `resume` work in the foreground with a
+progress bar (Ctrl-C stops; `resume` carries on), or with --background in a process of their
+own, which the browser shows too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from typing import Any
+
+from tqdm import tqdm
+
+from compliance_auditor import config
+from compliance_auditor.agent.results import os_user
+from compliance_auditor.index.store import AuditIndex
+from compliance_auditor.procedures.execute import RunBusy, work_on
+from compliance_auditor.procedures.library import find_procedure, list_procedures
+from compliance_auditor.procedures.matrix import as_text, build_matrix
+from compliance_auditor.procedures.runs import RunStatus, RunStore, Scope
+from compliance_auditor.procedures.scope import ScopeError, resolve
+from compliance_auditor.procedures.spec import ProcedureError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.command(args) or 0)
+    except (ProcedureError, ScopeError, LookupError, ValueError, RunBusy) as exc:
+        _fail(args, str(exc))
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m compliance_auditor.procedures", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--json", action="store_true", help="print JSON for scripts")
+        sub.set_defaults(command=handler)
+        return sub
+
+    command("list", list_command, "the procedures on offer")
+    command("runs", runs_command, "every run, newest first, with its status")
+    start = command("start", start_command, "start a run of a procedure over a scope of filings")
+    start.add_argument("procedure", help="a procedure's name (see list) or a path to a YAML file")
+    start.add_argument("--company", default="", help="company name or ticker")
+    start.add_argument("--form", action="append", default=[], help="10-K, 10-Q, 8-K, ... (repeatable)")
+    start.add_argument("--year", action="append", type=int, default=[], help="fiscal year (repeatable)")
+    start.add_argument("--filing", action="append", default=[], help="a filing's file name or sha256 prefix")
+    start.add_argument("--concurrency", type=int, help="cells at once (default: AUDITOR_RUN_CONCURRENCY)")
+    start.add_argument("--background", action="store_true", help="work in a background process")
+    for name, handler, help_text in (
+        ("status", status_command, "where a run stands"),
+        ("show", show_command, "a run's results matrix"),
+        ("resume", resume_command, "carry on with an unfinished run"),
+        ("cancel", cancel_command, "stop a run after the cells under way"),
+    ):
+        sub = command(name, handler, help_text)
+        sub.add_argument("run_id")
+        if name == "resume":
+            sub.add_argument("--background", action="store_true", help="work in a background process")
+    return parser
+
+
+def list_command(args: argparse.Namespace) -> int:
+    listed = list_procedures()
+    rows = [{"key": p.key, "path": str(p.path), "name": p.loaded.procedure.name if p.loaded else "",
+             "version": p.loaded.procedure.version if p.loaded else "",
+             "items": len(p.loaded.procedure.items) if p.loaded else 0,
+             "sha256": p.loaded.sha256 if p.loaded else "", "error": p.error} for p in listed]  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    for row in [] if args.json else rows:
+        print(f"{row['key']:<28} {row['name']} v{row['version']}, {row['items']} items" if not row["error"]
+              else f"{row['key']:<28} INVALID: {row['error']}")  # fmt: skip
+    return 0
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    store = _store()
+    rows = []
+    for run_id in store.run_ids():
+        spec, status = store.spec(run_id), store.status(run_id)
+        rows.append({"run_id": run_id, "procedure": spec.procedure_label, "scope": spec.scope.describe(),
+                     "state": status.state, "done": status.done, "total": status.total})  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    for row in [] if args.json else rows:
+        progress = f"{row['done']}/{row['total']}"
+        print(f"{row['run_id']}  {row['state']:<11} {progress:>9}  {row['procedure']} · {row['scope']}")
+    return 0
+
+
+def start_command(args: argparse.Namespace) -> int:
+    settings = config.get_settings()
+    loaded = find_procedure(args.procedure, settings)
+    scope = Scope(company=args.company, forms=args.form, fiscal_years=args.year, filings=args.filing)
+    index = AuditIndex()
+    filings = resolve(index, scope)
+    spec = _store().create(
+        loaded, scope, filings, user=_user(), concurrency=args.concurrency or settings.run_concurrency
+    )
+    if not args.json:
+        size = f"{len(loaded.procedure.items)} items × {len(filings)} filings"
+        print(f"run {spec.id}: {spec.procedure_label}, {size}")
+    return _work(spec.id, args, index)
+
+
+def resume_command(args: argparse.Namespace) -> int:
+    store = _store()
+    store.clear_cancel(args.run_id)
+    return _work(args.run_id, args)
+
+
+def cancel_command(args: argparse.Namespace) -> int:
+    store = _store()
+    store.request_cancel(args.run_id)
+    if not store.is_worked_on(args.run_id):  # nobody to notice the request: settle it now
+        status = store.status(args.run_id)
+        if status.done < status.total:
+            status.state, status.message = "cancelled", "cancelled"
+            store.write_status(args.run_id, status)
+    return status_command(args)
+
+
+def status_command(args: argparse.Namespace) -> int:
+    store = _store()
+    spec, status = store.spec(args.run_id), store.status(args.run_id)
+    if args.json:
+        print(json.dumps({"run_id": spec.id, **status.model_dump(mode="json")}, indent=2))
+        return 0
+    print(f"run {spec.id}: {status.state}, {status.done}/{status.total} cells · {spec.procedure_label}")
+    for filing in spec.filings:
+        print(f"  {filing.label:<40} {status.by_filing.get(filing.doc_sha256, 0)} done")
+    if status.eta_s is not None and status.state == "running":
+        print(f"  about {status.eta_s:.0f} s left")
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    store = _store()
+    spec = store.spec(args.run_id)
+    cells = store.cells(args.run_id)
+    if args.json:
+        found = [c.model_dump(mode="json") for c in cells.values()]
+        print(json.dumps({"run": spec.model_dump(mode="json"), "cells": found}, indent=2))
+        return 0
+    print(as_text(build_matrix(spec, store.procedure(args.run_id).procedure, cells)))
+    return 0
+
+
+def _work(run_id: str, args: argparse.Namespace, index: AuditIndex | None = None) -> int:
+    if args.background:
+        start_background(run_id)
+        if not args.json:
+            print(f"working in the background: python -m compliance_auditor.procedures status {run_id}")
+        return status_command(argparse.Namespace(run_id=run_id, json=args.json)) if args.json else 0
+    bar = tqdm(total=_store().status(run_id).total, unit="cell", disable=args.json, file=sys.stderr)
+
+    def progress(status: RunStatus) -> None:
+        bar.n = status.done
+        bar.set_postfix_str(status.message[:40])
+        bar.refresh()
+
+    try:
+        final = work_on(run_id, index=index, on_progress=progress, user=_user())
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps({"run_id": run_id, **final.model_dump(mode="json")}, indent=2))
+    else:
+        print(f"run {run_id}: {final.state}, {final.done}/{final.total} cells")
+    return 0
+
+
+def start_background(run_id: str) -> None:
+    """Work on the run in a process of its own that outlives the caller (the app, a terminal)."""
+    subprocess.Popen(
+        [sys.executable, "-m", "compliance_auditor.procedures", "worker", run_id],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def worker(run_id: str) -> int:
+    """The background process: work on the run; a second worker on the same run stops at once."""
+    try:
+        work_on(run_id, user=_user())
+    except RunBusy:
+        return 0
+    return 0
+
+
+def _store() -> RunStore:
+    return RunStore(config.get_settings().runs_dir)
+
+
+def _user() -> str:
+    return os_user()
+
+
+def _fail(args: argparse.Namespace, message: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message}))
+    print(f"error: {message}", file=sys.stderr)

@@ -1,0 +1,104 @@
+"""The results matrix: the procedure's items as rows, the run's filings as columns.
+
+For an amount asked of consecutive fiscal years of one company's annual filings, each column
+after the first also shows the change from the year before, computed here from the two cells'
+figures (both in the item's unit), never by the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compliance_auditor.procedures.cells import STATUS_LABELS, CellResult
+from compliance_auditor.procedures.runs import FilingRef, RunSpec
+from compliance_auditor.procedures.spec import Procedure, ProcedureItem
+
+STATUS_MARKS = {"verified": "✓", "unverified": "!", "evidence_only": "◦", "not_found": "∅", "error": "✗"}
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """What one cell of the matrix shows."""
+
+    item: ProcedureItem
+    filing: FilingRef
+    cell: CellResult | None
+    change: str = ""
+    """Amounts: the change from the previous fiscal year's filing in the run, as a percentage."""
+
+    @property
+    def text(self) -> str:
+        if self.cell is None:
+            return "…"
+        return f"{STATUS_MARKS[self.cell.status]} {self.cell.short}" + (
+            f" ({self.change})" if self.change else ""
+        )
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.cell.status] if self.cell else "not asked yet"
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Rows of cells, one row per item, one column per filing, in the run's order."""
+
+    filings: list[FilingRef]
+    rows: list[tuple[ProcedureItem, list[MatrixCell]]]
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUS_LABELS, 0)
+        for _, cells in self.rows:
+            for cell in cells:
+                if cell.cell:
+                    counts[cell.cell.status] += 1
+        return counts
+
+
+def build_matrix(spec: RunSpec, procedure: Procedure, cells: dict[tuple[str, str], CellResult]) -> Matrix:
+    rows = []
+    previous = _previous_years(spec.filings)
+    for item in procedure.items:
+        row = []
+        for filing in spec.filings:
+            cell = cells.get((item.id, filing.doc_sha256))
+            before = previous.get(filing.doc_sha256)
+            earlier = cells.get((item.id, before)) if before else None
+            change = _change(cell, earlier) if item.answer == "amount" else ""
+            row.append(MatrixCell(item, filing, cell, change))
+        rows.append((item, row))
+    return Matrix(spec.filings, rows)
+
+
+def _previous_years(filings: list[FilingRef]) -> dict[str, str]:
+    """Each annual filing's predecessor in the run: the same company's annual filing a year before."""
+    annual = {(f.company, f.form_type, f.fiscal_year): f.doc_sha256 for f in filings
+              if f.fiscal_year and f.fiscal_period in ("", "FY")}  # fmt: skip
+    return {
+        sha: annual[(company, form, year - 1)]
+        for (company, form, year), sha in annual.items()
+        if year and (company, form, year - 1) in annual
+    }
+
+
+def _change(cell: CellResult | None, earlier: CellResult | None) -> str:
+    if not (cell and earlier) or cell.value is None or earlier.value is None or earlier.value == 0:
+        return ""
+    if "unverified" in (cell.status, earlier.status) or "error" in (cell.status, earlier.status):
+        return ""  # a change between unchecked figures would look more certain than they are
+    change = (cell.value - earlier.value) / abs(earlier.value) * 100
+    return f"{change:+.1f}% y/y"
+
+
+def as_text(matrix: Matrix, width: int = 28) -> str:
+    """The matrix as a plain-text table, for the CLI."""
+
+    def fit(text: str) -> str:
+        return (text if len(text) <= width else text[: width - 1] + "…").ljust(width)
+
+    header = fit("item") + " | " + " | ".join(fit(f.label) for f in matrix.filings)
+    lines = [header, "-" * len(header)]
+    for item, cells in matrix.rows:
+        lines.append(fit(item.id) + " | " + " | ".join(fit(c.text) for c in cells))
+    legend = ", ".join(f"{mark} {STATUS_LABELS[status]}" for status, mark in STATUS_MARKS.items())
+    return "\n".join([*lines, "", legend])

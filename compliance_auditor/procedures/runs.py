@@ -1,0 +1,237 @@
+"""Procedure runs on disk: what each run covers, its finished cells, and its status.
+
+    <runs_dir>/<run id>/run.json        the run: procedure, its hash, scope, filings (written once)
+                        procedure.yaml  the procedure file as it was when the run started
+                        cells.jsonl     one line per finished cell, appended
+                        status.json     state and progress, replaced atomically
+                        cancel          present once someone asked to cancel
+                        lock            held (flock) by the process working on the run
+
+The audit trail, not cells.jsonl, decides whether a cell was asked: an answer is sealed into
+the trail first, then noted here. A run killed between the two adopts the answer from the
+trail when it resumes, so no cell is asked twice and none is lost.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from compliance_auditor.audit import chain
+from compliance_auditor.procedures.cells import CellResult, summarise
+from compliance_auditor.procedures.spec import LoadedProcedure, load_procedure
+from compliance_auditor.records import AnswerRecord
+
+RunState = Literal["queued", "running", "done", "cancelled", "interrupted"]
+
+
+class Scope(BaseModel):
+    """Which filings a run covers: a company's forms and fiscal years, or an explicit list."""
+
+    company: str = ""
+    forms: list[str] = []
+    fiscal_years: list[int] = []
+    filings: list[str] = Field(default=[], description="Filings by sha256 (or a prefix) or file name.")
+
+    def describe(self) -> str:
+        if self.filings:
+            return f"{len(self.filings)} filing(s) chosen by name"
+        parts = [self.company or "every company", "/".join(self.forms) or "every form"]
+        years = ", ".join(f"FY{y}" for y in sorted(self.fiscal_years)) or "every fiscal year"
+        return " · ".join([*parts, years])
+
+
+class FilingRef(BaseModel):
+    """A filing in a run's scope, as it was when the run started."""
+
+    doc_sha256: str
+    doc_name: str
+    company: str = ""
+    form_type: str = ""
+    fiscal_year: int | None = None
+    fiscal_period: str = ""
+    period_end: str = ""
+
+    @property
+    def label(self) -> str:
+        """How a matrix column is headed: "Ulta Beauty 10-K FY2022"."""
+        year = f"FY{self.fiscal_year}" if self.fiscal_year else ""
+        period = self.fiscal_period if self.fiscal_period not in ("", "FY") else ""
+        parts = [self.company or self.doc_name, self.form_type, " ".join(p for p in (period, year) if p)]
+        return " ".join(p for p in parts if p)
+
+
+class RunSpec(BaseModel):
+    """A run: one procedure applied to a scope of filings."""
+
+    id: str
+    procedure_key: str
+    procedure_name: str
+    procedure_version: str
+    procedure_sha256: str
+    scope: Scope
+    filings: list[FilingRef]
+    created_at: str
+    created_by: str = ""
+    concurrency: int = 1
+
+    @property
+    def procedure_label(self) -> str:
+        return f"{self.procedure_name} v{self.procedure_version}"
+
+
+class RunStatus(BaseModel):
+    """Where a run stands; rewritten as cells finish."""
+
+    state: RunState = "queued"
+    total: int = 0
+    done: int = 0
+    by_filing: dict[str, int] = Field(default={}, description="Finished cells per filing (by sha256).")
+    eta_s: float | None = None
+    started_at: str = ""
+    updated_at: str = ""
+    pid: int | None = None
+    message: str = ""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class RunStore:
+    """The runs folder."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.runs_dir = runs_dir
+
+    def folder(self, run_id: str) -> Path:
+        if not run_id or "/" in run_id or run_id.startswith("."):
+            raise ValueError(f"not a run id: {run_id!r}")
+        return self.runs_dir / run_id
+
+    def create(self, loaded: LoadedProcedure, scope: Scope, filings: list[FilingRef], user: str,
+               concurrency: int) -> RunSpec:  # fmt: skip
+        if not filings:
+            raise ValueError(f"the scope ({scope.describe()}) holds no searchable filing")
+        run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+        spec = RunSpec(
+            id=run_id, procedure_key=loaded.key, procedure_name=loaded.procedure.name,
+            procedure_version=loaded.procedure.version, procedure_sha256=loaded.sha256, scope=scope,
+            filings=filings, created_at=now(), created_by=user, concurrency=concurrency,
+        )  # fmt: skip
+        folder = self.folder(run_id)
+        folder.mkdir(parents=True)
+        (folder / "procedure.yaml").write_bytes(loaded.path.read_bytes())
+        _write_atomic(folder / "run.json", spec.model_dump_json(indent=2).encode())
+        total = len(filings) * len(loaded.procedure.items)
+        self.write_status(run_id, RunStatus(total=total, message="queued"))
+        return spec
+
+    def spec(self, run_id: str) -> RunSpec:
+        path = self.folder(run_id) / "run.json"
+        if not path.exists():
+            raise LookupError(f"no run {run_id!r} in {self.runs_dir}")
+        return RunSpec.model_validate_json(path.read_bytes())
+
+    def procedure(self, run_id: str) -> LoadedProcedure:
+        """The procedure as it was when the run started, whatever became of its file since."""
+        return load_procedure(self.folder(run_id) / "procedure.yaml", max_bytes=10**7)
+
+    def run_ids(self) -> list[str]:
+        if not self.runs_dir.is_dir():
+            return []
+        return sorted((p.name for p in self.runs_dir.iterdir() if (p / "run.json").exists()), reverse=True)
+
+    def cells(self, run_id: str) -> dict[tuple[str, str], CellResult]:
+        """Finished cells by (item id, filing sha256); a line torn by a crash is skipped."""
+        path = self.folder(run_id) / "cells.jsonl"
+        found: dict[tuple[str, str], CellResult] = {}
+        if path.exists():
+            for line in path.read_bytes().splitlines():
+                try:
+                    cell = CellResult.model_validate_json(line)
+                except ValidationError:
+                    continue  # torn by a crash mid-write; the audit trail still holds the answer
+                found[(cell.item_id, cell.doc_sha256)] = cell
+        return found
+
+    def append_cell(self, run_id: str, cell: CellResult) -> None:
+        path = self.folder(run_id) / "cells.jsonl"
+        with open(path, "ab") as handle:
+            if handle.tell() and not _ends_with_newline(path):
+                handle.write(b"\n")  # close a line torn by a crash; it is skipped when read
+            handle.write(cell.model_dump_json().encode() + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def status(self, run_id: str) -> RunStatus:
+        path = self.folder(run_id) / "status.json"
+        status = RunStatus.model_validate_json(path.read_bytes()) if path.exists() else RunStatus()
+        if status.state == "running" and not self.is_worked_on(run_id):
+            status.state, status.message = "interrupted", "stopped before it finished; resume it"
+        return status
+
+    def write_status(self, run_id: str, status: RunStatus) -> None:
+        status.updated_at = now()
+        _write_atomic(self.folder(run_id) / "status.json", status.model_dump_json(indent=2).encode())
+
+    def request_cancel(self, run_id: str) -> None:
+        self.spec(run_id)  # a clear error for an unknown run
+        (self.folder(run_id) / "cancel").touch()
+
+    def cancel_requested(self, run_id: str) -> bool:
+        return (self.folder(run_id) / "cancel").exists()
+
+    def clear_cancel(self, run_id: str) -> None:
+        (self.folder(run_id) / "cancel").unlink(missing_ok=True)
+
+    def lock(self, run_id: str) -> int | None:
+        """Hold the run for this process (released when the process ends, even by kill -9)."""
+        fd = os.open(self.folder(run_id) / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    def is_worked_on(self, run_id: str) -> bool:
+        fd = self.lock(run_id)
+        if fd is None:
+            return True
+        os.close(fd)
+        return False
+
+    def adopt_from_trail(self, run_id: str, audit_log: Path | None = None) -> list[CellResult]:
+        """Cells the trail holds an answer for but cells.jsonl does not (the run died in between)."""
+        known = self.cells(run_id)
+        procedure = self.procedure(run_id).procedure
+        adopted = []
+        for record in chain.records_mentioning(run_id, audit_log):
+            cell = record.get("cell") or {}
+            key = (cell.get("item_id", ""), cell.get("doc_sha256", ""))
+            if record.get("kind") != "answer" or cell.get("run_id") != run_id or key in known:
+                continue
+            result = summarise(AnswerRecord.model_validate(record), procedure.item(key[0]))
+            self.append_cell(run_id, result)
+            known[key] = result
+            adopted.append(result)
+        return adopted
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

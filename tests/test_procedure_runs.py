@@ -1,0 +1,224 @@
+"""Procedure runs: every cell asked once, against the test server and the two committed filings."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from compliance_auditor import config
+from compliance_auditor.audit import chain
+from compliance_auditor.index.store import AuditIndex
+from compliance_auditor.procedures.execute import work_on
+from compliance_auditor.procedures.library import find_procedure
+from compliance_auditor.procedures.matrix import as_text, build_matrix
+from compliance_auditor.procedures.runs import RunStore, Scope
+from compliance_auditor.procedures.scope import ScopeError, resolve
+from tests.support.fake_llm import FakeLLM, dead_url
+from tests.support.filings import AMCOR_8K, ULTA
+from tests.support.scripted import NET_SALES, grader_keeping, is_answer_request, net_sales_answer, number_of
+
+THREE_ITEMS = """\
+name: Quick check
+version: 1
+items:
+  - id: net_sales
+    question: What were net sales in the fourth quarter?
+    answer: amount
+    unit: USD millions
+    period: fourth quarter
+  - id: new_stores
+    question: Did the company open new stores?
+    answer: yes_no
+  - id: outlook
+    question: What does the company expect for the next fiscal year?
+    answer: text
+"""
+
+
+def procedure_model(request):
+    """Grades keeping the net-sales rows; answers net sales from them, and yes to the rest."""
+    if not is_answer_request(request):
+        return grader_keeping(NET_SALES, "stores", "fiscal 2023")(request)
+    prompt = request["messages"][-1]["content"]
+    if "What were net sales" in prompt and NET_SALES in prompt:
+        return net_sales_answer(request)
+    return f"Yes, as the release states [{number_of(request, '')}]."
+
+
+@pytest.fixture
+def both_filings(ulta_index, isolated_settings):
+    """The settings' own database, holding both committed filings."""
+    shutil.copytree(ulta_index.uri, isolated_settings / "db")
+    return AuditIndex()
+
+
+@pytest.fixture
+def procedure_file(tmp_path):
+    path = tmp_path / "quick_check.yaml"
+    path.write_text(THREE_ITEMS)
+    return path
+
+
+@pytest.fixture
+def model_server(set_env, isolated_settings):
+    with FakeLLM() as fake:
+        set_env(llm_endpoint=fake.url, llm_connect_timeout_s=1, llm_read_timeout_s=5,
+                runs_dir=isolated_settings / "runs", run_concurrency=2)  # fmt: skip
+        fake.responder = procedure_model
+        yield fake
+
+
+def new_run(procedure_file, index, **scope):
+    loaded = find_procedure(str(procedure_file))
+    scope_ = Scope(**scope) if scope else Scope(filings=[ULTA.name, AMCOR_8K.name])
+    store = RunStore(config.get_settings().runs_dir)
+    return store, store.create(loaded, scope_, resolve(index, scope_), user="tester", concurrency=2)
+
+
+def trail_cells(run_id):
+    tagged = [r["cell"] for r in chain.records() if r.get("kind") == "answer" and r.get("cell")]
+    return Counter((c["item_id"], c["doc_sha256"]) for c in tagged if c["run_id"] == run_id)
+
+
+def cli(*args, check=True):
+    done = subprocess.run([sys.executable, "-m", "compliance_auditor.procedures", *args],
+                          capture_output=True, text=True, timeout=300, env=os.environ.copy())  # fmt: skip
+    assert not check or done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def test_a_three_item_procedure_runs_from_the_cli(model_server, both_filings, procedure_file):
+    started = json.loads(cli("start", str(procedure_file), "--filing", ULTA.name, "--filing", AMCOR_8K.name,
+                             "--json").stdout)  # fmt: skip
+    assert (started["state"], started["done"], started["total"]) == ("done", 6, 6)
+    shown = json.loads(cli("show", started["run_id"], "--json").stdout)
+    cells = {(c["item_id"], c["doc_sha256"][:8]): c for c in shown["cells"]}
+    ulta = next(f["doc_sha256"][:8] for f in shown["run"]["filings"] if f["doc_name"] == ULTA.name)
+    assert (
+        cells[("net_sales", ulta)]["short"] == "3,226.8"
+        and cells[("net_sales", ulta)]["status"] == "verified"
+    )
+    assert cells[("new_stores", ulta)]["short"] == "Yes"
+    records = [r for r in chain.records() if r.get("kind") == "answer"]
+    assert len(records) == 6 and {r["cell"]["run_id"] for r in records} == {started["run_id"]}
+    assert {r["cell"]["procedure_sha256"] for r in records} == {find_procedure(str(procedure_file)).sha256}
+    assert "3,226.8" in cli("show", started["run_id"]).stdout  # the matrix, as text
+
+
+def test_a_cell_is_asked_of_its_filing_only(model_server, both_filings, procedure_file):
+    store, spec = new_run(procedure_file, both_filings)
+    work_on(spec.id, index=both_filings)
+    amcor = next(f.doc_sha256 for f in spec.filings if f.doc_name == AMCOR_8K.name)
+    cells = store.cells(spec.id)
+    assert cells[("net_sales", amcor)].status == "not_found"  # an 8-K has no net sales: nothing borrowed
+    for record in (r for r in chain.records() if r.get("kind") == "answer"):
+        assert record["filters"]["doc_sha256"] == record["cell"]["doc_sha256"]
+
+
+def test_the_matrix_has_items_as_rows_and_filings_as_columns(model_server, both_filings, procedure_file):
+    store, spec = new_run(procedure_file, both_filings)
+    work_on(spec.id, index=both_filings)
+    matrix = build_matrix(spec, store.procedure(spec.id).procedure, store.cells(spec.id))
+    assert [item.id for item, _ in matrix.rows] == ["net_sales", "new_stores", "outlook"]
+    assert [f.doc_name for f in matrix.filings] == [AMCOR_8K.name, ULTA.name]  # by company
+    assert matrix.counts()["verified"] >= 3
+    assert "✓ 3,226.8" in as_text(matrix)
+
+
+def test_a_run_killed_mid_way_resumes_without_asking_a_cell_twice(set_env, both_filings, procedure_file,
+                                                                  isolated_settings):  # fmt: skip
+    with FakeLLM(latency_s=0.4) as slow:
+        set_env(llm_endpoint=slow.url, runs_dir=isolated_settings / "runs", run_concurrency=1)
+        slow.responder = procedure_model
+        store, spec = new_run(procedure_file, both_filings)
+        worker = subprocess.Popen([sys.executable, "-m", "compliance_auditor.procedures", "worker", spec.id],
+                                  env=os.environ.copy(), stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while len(store.cells(spec.id)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+        assert 2 <= len(store.cells(spec.id)) < 6
+        assert store.status(spec.id).state == "interrupted"
+        final = work_on(spec.id, index=both_filings)
+    asked = trail_cells(spec.id)
+    assert final.state == "done" and len(store.cells(spec.id)) == 6
+    assert len(asked) == 6 and max(asked.values()) == 1  # no cell lost, none asked twice
+
+
+def test_an_answer_sealed_before_a_crash_is_adopted_not_asked_again(
+    model_server, both_filings, procedure_file
+):
+    store, spec = new_run(procedure_file, both_filings)
+    work_on(spec.id, index=both_filings)
+    cells_file = store.folder(spec.id) / "cells.jsonl"
+    lines = cells_file.read_bytes().splitlines(keepends=True)
+    cells_file.write_bytes(b"".join(lines[:-1]) + lines[-1][:20])  # the last note torn, as by kill -9
+    asked_before = len(model_server.requests)
+    work_on(spec.id, index=both_filings)
+    assert len(model_server.requests) == asked_before  # adopted from the audit trail
+    assert len(store.cells(spec.id)) == 6 and max(trail_cells(spec.id).values()) == 1
+
+
+def test_a_cancelled_run_stops_and_resumes_later(model_server, both_filings, procedure_file):
+    store, spec = new_run(procedure_file, both_filings)
+    spec_file = store.folder(spec.id) / "run.json"
+    spec_file.write_text(spec_file.read_text().replace('"concurrency": 2', '"concurrency": 1'))
+    status = work_on(
+        spec.id, index=both_filings, on_progress=lambda s: s.done and store.request_cancel(spec.id)
+    )
+    assert status.state == "cancelled" and 1 <= status.done < 6
+    store.clear_cancel(spec.id)
+    assert work_on(spec.id, index=both_filings).state == "done"
+    assert max(trail_cells(spec.id).values()) == 1
+
+
+def test_with_no_model_the_run_completes_with_evidence(
+    set_env, both_filings, procedure_file, isolated_settings
+):
+    set_env(llm_endpoint=dead_url(), llm_connect_timeout_s=0.5, runs_dir=isolated_settings / "runs")
+    store, spec = new_run(procedure_file, both_filings, company="ulta")
+    assert work_on(spec.id, index=both_filings).state == "done"
+    cells = list(store.cells(spec.id).values())
+    assert {c.status for c in cells} == {"evidence_only"}
+    assert all(c.short.startswith("p. ") and "no model answered" in c.detail for c in cells)
+
+
+def test_a_filing_removed_during_a_run_fails_its_cells_not_the_run(
+    model_server, both_filings, procedure_file
+):
+    store, spec = new_run(procedure_file, both_filings)
+    amcor = next(f.doc_sha256 for f in spec.filings if f.doc_name == AMCOR_8K.name)
+    both_filings.delete_document(amcor)
+    assert work_on(spec.id, index=both_filings).state == "done"
+    gone = [c for c in store.cells(spec.id).values() if c.doc_sha256 == amcor]
+    assert len(gone) == 3 and all(c.status == "error" and "removed from the index" in c.detail for c in gone)
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        (Scope(), "the scope is empty"),
+        (Scope(company="Nobody Inc"), "no searchable filing matches the scope (Nobody Inc"),
+        (Scope(filings=["missing.pdf"]), "'missing.pdf' matches no searchable filing"),
+    ],
+)
+def test_a_scope_that_names_nothing_says_so(both_filings, scope, message):
+    with pytest.raises(ScopeError, match=message.replace("(", r"\(")):
+        resolve(both_filings, scope)
+
+
+def test_the_cli_reports_bad_input_plainly(model_server, both_filings, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(THREE_ITEMS.replace("id: outlook", "id: net_sales"))
+    failed = cli("start", str(broken), "--company", "ulta", check=False)
+    assert failed.returncode == 2 and "line 12: items[2].id: 'net_sales' is already the id" in failed.stderr
+    assert "no run 'nope'" in cli("status", "nope", check=False).stderr
