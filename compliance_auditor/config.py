@@ -152,7 +152,7 @@ class Settings(BaseSettings):
 
     llm_endpoint: str = Field(
         default="http://localhost:8080/v1",
-        description="OpenAI-compatible base URL; several, comma-separated, form a failover pool.",
+        description="OpenAI-compatible base URL; several, comma-separated, form a pool (least busy first).",
     )
     llm_model: str = Field(default="mlx-community/Qwen2.5-72B-Instruct-4bit", description="Model name.")
     llm_api_key: SecretStr = Field(default=SecretStr("not-needed"), description="API key, if any.")

@@ -285,6 +285,7 @@ class CellRef(BaseModel):
     procedure_sha256: str = Field(description="The hash of the procedure file the run was started with.")
     item_id: str
     doc_sha256: str
+    attempt: int = Field(default=0, description="0 when first asked; each re-run of the cell counts up.")
 
 
 class AnswerRecord(ChainedRecord):

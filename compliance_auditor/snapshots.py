@@ -119,9 +119,10 @@ def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
 
 
 def citation_snapshots(record: AnswerRecord, index: Any, dpi: int | None = None) -> Snapshots:
-    """Each citation's page with its box, or the reason it cannot be shown."""
+    """Each citation's page with its box, or the reason it cannot be shown; with no citations
+    (no model answered), the best evidence's."""
     out: Snapshots = {}
-    for citation in record.citations:
+    for citation in record.citations or record.evidence[:1]:
         path = filing_path(index, citation.doc_sha256)
         if path is None:
             out[citation.n] = "the filing with this sha256 is not in the index's stored files"

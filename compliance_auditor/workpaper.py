@@ -84,7 +84,7 @@ def _png_uri(png: bytes) -> str:
 # --------------------------------------------------------------------------- HTML
 
 
-_CSS = """
+HTML_CSS = """
 body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111}
 table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
@@ -99,12 +99,21 @@ img{max-width:100%;border:1px solid #999}
 def render_html(record: AnswerRecord, snapshots: Snapshots, signoff: SignOffRecord | None = None) -> str:
     """The workpaper as one HTML page: no script, no external resource, snapshots inlined."""
     e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Workpaper {e(record.id)}"
-             f"</title><style>{_CSS}</style></head><body><h1>Audit workpaper</h1><table>"]  # fmt: skip
+    head = (f"<!doctype html><html><head><meta charset='utf-8'><title>Workpaper {e(record.id)}"
+            f"</title><style>{HTML_CSS}</style></head><body><h1>Audit workpaper</h1>")  # fmt: skip
+    return head + answer_html(record, snapshots, signoff) + "</body></html>"
+
+
+def answer_html(record: AnswerRecord, snapshots: Snapshots, signoff: SignOffRecord | None = None) -> str:
+    """An answer's part of a workpaper: facts, question, answer, citations with their pages,
+    verification, what was retrieved, and the record's hash."""
+    e = html.escape
+    parts = ["<table>"]
     parts += [f"<tr><th>{e(k)}</th><td class='hash'>{e(v)}</td></tr>" for k, v in _facts(record, signoff)]
     parts.append(f"</table><h2>Question</h2><p>{e(record.question)}</p>")
     parts.append(f"<h2>Answer</h2><p class='answer'>{e(record.answer)}</p><h2>Citations</h2>")
-    for citation in record.citations:
+    cited = record.citations or record.evidence[:1]  # no model: the best evidence stands in
+    for citation in cited:
         parts.append(_html_citation(citation, snapshots.get(citation.n)))
     verdict, groups = _verification(record)
     parts.append(f"<h2>Verification</h2><p class='{'' if verdict == 'verified' else 'bad'}'>{e(verdict)}</p>")
@@ -117,7 +126,7 @@ def render_html(record: AnswerRecord, snapshots: Snapshots, signoff: SignOffReco
     parts.append(_html_list("Prompt hashes", record.prompt_hashes))
     parts.append(_html_list("Errors", record.errors))
     parts.append(f"<p class='hash'>Record hash {e(record.hash)}: check it with "
-                 f"<code>{VERIFY_COMMAND}</code>.</p></body></html>")  # fmt: skip
+                 f"<code>{VERIFY_COMMAND}</code>.</p>")  # fmt: skip
     return "".join(parts)
 
 

@@ -16,6 +16,8 @@ from tests.support.fake_llm import FakeLLM
 from tests.support.filings import AMCOR_8K, ULTA
 from tests.support.scripted import careful_model
 
+pytest_plugins = ["tests.support.runs"]  # the procedure-run fixtures
+
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path_factory, monkeypatch):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,20 @@ def test_a_second_endpoint_takes_over_when_the_first_is_dead(server, ulta_index,
     result, _ = run(QUESTION, ulta_index)
     assert result.mode == "answered" and result.verification.ok
     assert result.llm_failures == 1 and len(server.requests) == 2  # the breaker skips the dead one
+
+
+def test_questions_at_once_are_spread_over_the_endpoints(server, ulta_index, set_env):
+    """Two questions asked side by side use both servers, each question's calls staying on one."""
+    with FakeLLM(latency_s=0.5) as second:
+        set_env(llm_endpoint=f"{server.url},{second.url}")
+        server.latency_s = 0.5  # long enough for both questions' first calls to overlap
+        for fake in (server, second):
+            fake.responder = model(grader_keeping(NET_SALES), net_sales_answer)
+        with ThreadPoolExecutor(max_workers=2) as both:
+            results = list(both.map(lambda _: run(QUESTION, ulta_index)[0], range(2)))
+        assert all(r.mode == "answered" and r.llm_failures == 0 for r in results)
+        assert len(server.requests) == len(second.requests) == 2
+        assert all(len({c.endpoint for c in r.calls}) == 1 for r in results)
 
 
 def test_rate_limits_and_server_errors_are_retried(server, ulta_index):

@@ -1,4 +1,9 @@
-"""The model pool: the configured endpoints, tried in order, each behind its circuit breaker.
+"""The model pool: the configured endpoints, each behind its circuit breaker, the least busy first.
+
+With one endpoint the others are fail-overs. With several (a GPU pool), each call goes to the
+endpoint with the fewest calls in flight, preferring the one this thread used last (the grading
+and the answer of one question share a prompt prefix the server may have cached), and falls
+over to the next when it fails.
 
 Each call has explicit connect and read timeouts and bounded retries with jittered backoff,
 done here and only here: the SDK's own retries are off, and LangGraph adds none. A streamed
@@ -58,6 +63,7 @@ class Reply:
 
 
 _POOLS: dict[str, LLMPool] = {}
+_POOLS_LOCK = threading.Lock()
 
 
 def get_pool(settings: config.Settings | None = None) -> LLMPool:
@@ -65,13 +71,14 @@ def get_pool(settings: config.Settings | None = None) -> LLMPool:
     settings = settings or config.get_settings()
     key = settings.model_dump_json(include={n for n in type(settings).model_fields if n.startswith("llm_")})
     key += settings.llm_api_key.get_secret_value()
-    if key not in _POOLS:
-        _POOLS[key] = LLMPool(settings)
-    return _POOLS[key]
+    with _POOLS_LOCK:  # questions starting together share one pool, and so its count of calls in flight
+        if key not in _POOLS:
+            _POOLS[key] = LLMPool(settings)
+        return _POOLS[key]
 
 
 class LLMPool:
-    """The configured endpoints, tried in order, each behind its circuit breaker."""
+    """The configured endpoints, the least busy first, each behind its circuit breaker."""
 
     def __init__(self, settings: config.Settings | None = None) -> None:
         self.settings = settings or config.get_settings()
@@ -88,6 +95,9 @@ class LLMPool:
         self._context: int | None = None
         self._context_asked_at = -1e9
         self._context_lock = threading.Lock()
+        self._in_flight = dict.fromkeys(self.urls, 0)
+        self._busy_lock = threading.Lock()
+        self._last_used = threading.local()
 
     def context_tokens(self) -> int | None:
         """The model's context window in tokens: the setting, else the smallest an endpoint states
@@ -156,12 +166,19 @@ class LLMPool:
     def _call(self, node: str, call: Callable[[Any], tuple[str, Any]]) -> Reply:
         deadline = time.monotonic() + self.settings.llm_retry_budget_s
         records: list[ModelCall] = []
-        for endpoint in self.endpoints:
-            if not endpoint.breaker.allows(time.monotonic()):
-                records.append(ModelCall(node=node, endpoint=endpoint.url, seconds=0.0, ok=False,
-                                         error="circuit open", skipped=True))  # fmt: skip
-                continue
-            reply = self._try_endpoint(endpoint, node, call, deadline, records)
+        tried: set[str] = set()
+        while (endpoint := self._claim(tried)) is not None:
+            tried.add(endpoint.url)
+            try:
+                if not endpoint.breaker.allows(time.monotonic()):
+                    records.append(ModelCall(node=node, endpoint=endpoint.url, seconds=0.0, ok=False,
+                                             error="circuit open", skipped=True))  # fmt: skip
+                    continue
+                self._last_used.url = endpoint.url
+                reply = self._try_endpoint(endpoint, node, call, deadline, records)
+            finally:
+                with self._busy_lock:
+                    self._in_flight[endpoint.url] -= 1
             if reply is not None:
                 return reply
         for record in records:
@@ -170,6 +187,20 @@ class LLMPool:
         if any(r.outcome == "too_long" for r in records):
             raise PromptTooLong(f"the prompt is longer than the model's context window ({errors})", records)
         raise LLMUnavailable(f"no language model answered ({errors})", records)
+
+    def _claim(self, tried: set[str]) -> Endpoint | None:
+        """The next endpoint to try, counted in flight: the fewest calls in flight; on a tie, the
+        one this thread used last, then the configured order. Chosen and counted under one lock,
+        so calls starting together spread out."""
+        last = getattr(self._last_used, "url", None)
+        with self._busy_lock:
+            left = [(self._in_flight[e.url], e.url != last, i, e)
+                    for i, e in enumerate(self.endpoints) if e.url not in tried]  # fmt: skip
+            if not left:
+                return None
+            endpoint = min(left, key=lambda t: t[:3])[3]
+            self._in_flight[endpoint.url] += 1
+            return endpoint
 
     def _try_endpoint(
         self, endpoint: Endpoint, node: str, call: Callable[[Any], tuple[str, Any]],

@@ -14,9 +14,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from compliance_auditor.procedures.prior_period import prior_figure
 from compliance_auditor.procedures.spec import ProcedureItem
 from compliance_auditor.records import AnswerRecord, NumberCheck
-from compliance_auditor.verification.numbers import CITATION, numbers_in
+from compliance_auditor.verification.numbers import CITATION, Number, numbers_in
 from compliance_auditor.verification.scales import asked_scale
 from compliance_auditor.verification.sentences import sentences_of
 
@@ -46,6 +47,13 @@ class CellResult(BaseModel):
     value: float | None = Field(
         default=None, description="Amounts and percentages: the figure, in the item's unit."
     )
+    tolerance: float = Field(default=0.0, description="Half a unit of the figure's last digit, in the unit.")
+    prior_value: float | None = Field(
+        default=None, description="Amounts: the figure the same table row gives for the period before."
+    )
+    prior_tolerance: float = 0.0
+    prior_where: str = Field(default="", description='Where that row is: "p. 54".')
+    attempt: int = Field(default=0, description="Which asking of the cell this is (re-runs count up).")
     answer_id: str = ""
     answer_hash: str = Field(default="", description="The answer's record in the audit trail.")
     detail: str = Field(default="", description="Why a cell has no answer, or what the check found.")
@@ -56,6 +64,7 @@ class CellResult(BaseModel):
 def summarise(result: AnswerRecord, item: ProcedureItem) -> CellResult:
     """The cell an answer fills."""
     cell = CellResult(item_id=item.id, doc_sha256=result.cell.doc_sha256 if result.cell else "",
+                      attempt=result.cell.attempt if result.cell else 0,
                       status=status_of(result), answer_id=result.id, answer_hash=result.hash,
                       seconds=round(result.latency_s, 3),
                       finished_at=datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
@@ -68,7 +77,21 @@ def summarise(result: AnswerRecord, item: ProcedureItem) -> CellResult:
     else:
         cell.short, cell.value = short_form(result.answer, item, result.verification.numbers)
         cell.detail = "; ".join(result.verification.warnings[:3])
+        if item.answer == "amount" and cell.value is not None:
+            _note_prior_period(cell, result, item)
     return cell
+
+
+def _note_prior_period(cell: CellResult, result: AnswerRecord, item: ProcedureItem) -> None:
+    """The figure's tolerance, and what its table row reports for the year before."""
+    number = _headline(CITATION.sub("", result.answer), result.verification.numbers)
+    check = next((c for c in result.verification.numbers if number and c.text == number.text), None)
+    if number is None or check is None or cell.value is None:
+        return
+    unit_scale = _unit_scale(item.unit)
+    cell.tolerance = number.tolerance / unit_scale if number.scaled else number.tolerance
+    if prior := prior_figure(result, check, cell.value, unit_scale):
+        cell.prior_value, cell.prior_tolerance, cell.prior_where = prior.value, prior.tolerance, prior.where
 
 
 def status_of(result: AnswerRecord) -> CellStatus:
@@ -98,14 +121,23 @@ def short_form(answer: str, item: ProcedureItem, checks: list[NumberCheck]) -> t
     return _first_sentence(plain), None
 
 
-def _amount(plain: str, unit: str, checks: list[NumberCheck]) -> tuple[str, float | None]:
-    """The headline figure (the first one the check could verify, else the first), in `unit`."""
+def _headline(plain: str, checks: list[NumberCheck]) -> Number | None:
+    """The answer's headline figure: the first one the check could verify, else the first."""
     found = numbers_in(plain)
-    if not found:
-        return _first_sentence(plain), None
     verified = {c.text for c in checks if c.verdict in ("quoted", "computed")}
-    number = next((n for n in found if n.text in verified), found[0])
-    scale = asked_scale(f"in {unit}") or 1.0
+    return next((n for n in found if n.text in verified), found[0] if found else None)
+
+
+def _unit_scale(unit: str) -> float:
+    return asked_scale(f"in {unit}") or 1.0
+
+
+def _amount(plain: str, unit: str, checks: list[NumberCheck]) -> tuple[str, float | None]:
+    """The headline figure, in `unit`."""
+    number = _headline(plain, checks)
+    if number is None:
+        return _first_sentence(plain), None
+    scale = _unit_scale(unit)
     value = number.value / scale if number.scaled else number.value  # a bare figure is in the unit asked
     places = 2 if abs(value) < 100 else 1 if abs(value) < 100_000 else 0
     return f"{value:,.{places}f}", value

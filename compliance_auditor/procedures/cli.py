@@ -7,6 +7,9 @@
     python -m compliance_auditor.procedures resume RUN_ID
     python -m compliance_auditor.procedures cancel RUN_ID
     python -m compliance_auditor.procedures runs
+    python -m compliance_auditor.procedures rerun RUN_ID [--status evidence_only] [--item ID]
+    python -m compliance_auditor.procedures signoff RUN_ID --verdict approved [--filing F] [--item ID]
+    python -m compliance_auditor.procedures export RUN_ID --xlsx run.xlsx --html run.html
 
 Every command takes --json for scripts. `start` and `resume` work in the foreground with a
 progress bar (Ctrl-C stops; `resume` carries on), or with --background in a process of their
@@ -19,6 +22,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -26,12 +30,18 @@ from tqdm import tqdm
 from compliance_auditor import config
 from compliance_auditor.agent.results import os_user
 from compliance_auditor.index.store import AuditIndex
-from compliance_auditor.procedures.execute import RunBusy, work_on
+from compliance_auditor.procedures.cells import STATUS_LABELS
+from compliance_auditor.procedures.execute import work_on
 from compliance_auditor.procedures.library import find_procedure, list_procedures
 from compliance_auditor.procedures.matrix import as_text, build_matrix
-from compliance_auditor.procedures.runs import RunStatus, RunStore, Scope
+from compliance_auditor.procedures.report import gather
+from compliance_auditor.procedures.review import sign_off
+from compliance_auditor.procedures.runs import RunBusy, RunStatus, RunStore, Scope
 from compliance_auditor.procedures.scope import ScopeError, resolve
 from compliance_auditor.procedures.spec import ProcedureError
+from compliance_auditor.procedures.workbook import workbook_bytes
+from compliance_auditor.procedures.workpaper import run_workpaper_html
+from compliance_auditor.records import VERDICTS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +84,31 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("run_id")
         if name == "resume":
             sub.add_argument("--background", action="store_true", help="work in a background process")
+    _review_commands(command)
     return parser
+
+
+def _review_commands(command: Any) -> None:
+    rerun = command("rerun", rerun_command, "ask finished cells again (by default those no model answered)")
+    rerun.add_argument("run_id")
+    rerun.add_argument(
+        "--status",
+        action="append",
+        choices=list(STATUS_LABELS),
+        help="re-ask cells with this status (repeatable; default: evidence_only and error)",
+    )
+    rerun.add_argument("--all", action="store_true", help="re-ask every cell")
+    for sub in (rerun, signoff := command("signoff", signoff_command, "sign off cells, a filing or a run")):
+        sub.add_argument("--item", help="only this item's cells")
+        sub.add_argument("--filing", help="only this filing's cells (file name or sha256 prefix)")
+    rerun.add_argument("--background", action="store_true", help="work in a background process")
+    signoff.add_argument("run_id")
+    signoff.add_argument("--verdict", required=True, choices=list(VERDICTS))
+    signoff.add_argument("--comment", default="")
+    export = command("export", export_command, "write the run's workpaper (XLSX and/or HTML)")
+    export.add_argument("run_id")
+    export.add_argument("--xlsx", type=Path, help="write the workbook here")
+    export.add_argument("--html", type=Path, help="write the self-contained HTML workpaper here")
 
 
 def list_command(args: argparse.Namespace) -> int:
@@ -162,6 +196,78 @@ def show_command(args: argparse.Namespace) -> int:
         return 0
     print(as_text(build_matrix(spec, store.procedure(args.run_id).procedure, cells)))
     return 0
+
+
+def rerun_command(args: argparse.Namespace) -> int:
+    store = _store()
+    statuses = set(args.status or ("evidence_only", "error"))
+    sha = _filing_sha(store, args.run_id, args.filing)
+    keys = [
+        key
+        for key, cell in store.cells(args.run_id).items()
+        if (args.all or cell.status in statuses) and args.item in (None, key[0]) and sha in (None, key[1])
+    ]
+    reopened = store.reopen(args.run_id, keys)
+    if not args.json:
+        print(f"run {args.run_id}: {reopened} cell(s) to ask again")
+    return _work(args.run_id, args) if reopened else status_command(args)
+
+
+def signoff_command(args: argparse.Namespace) -> int:
+    store = _store()
+    sha = _filing_sha(store, args.run_id, args.filing)
+    audit_log = config.get_settings().audit_log
+    records = sign_off(
+        store,
+        args.run_id,
+        _user(),
+        args.verdict,
+        args.comment,
+        item_id=args.item,
+        doc_sha256=sha,
+        audit_log=audit_log,
+    )
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
+    else:
+        print(f"run {args.run_id}: {len(records)} cell(s) signed off as {args.verdict} by {_user()}")
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    if not (args.xlsx or args.html):
+        raise ValueError("say where to write the workpaper: --xlsx FILE and/or --html FILE")
+    settings = config.get_settings()
+    report = gather(_store(), args.run_id, settings.audit_log)
+    written = []
+    if args.xlsx:
+        args.xlsx.write_bytes(workbook_bytes(report))
+        written.append(str(args.xlsx))
+    if args.html:
+        args.html.write_text(
+            run_workpaper_html(report, AuditIndex(), settings.snapshot_dpi), encoding="utf-8"
+        )
+        written.append(str(args.html))
+    print(
+        json.dumps({"run_id": args.run_id, "written": written})
+        if args.json
+        else "wrote " + ", ".join(written)
+    )
+    return 0
+
+
+def _filing_sha(store: RunStore, run_id: str, filing: str | None) -> str | None:
+    """The run's filing a name or sha256 prefix means."""
+    if not filing:
+        return None
+    found = [
+        f.doc_sha256
+        for f in store.spec(run_id).filings
+        if f.doc_name == filing or f.doc_sha256.startswith(filing)
+    ]
+    if len(found) != 1:
+        raise LookupError(f"{filing!r} matches {len(found)} filings of run {run_id}")
+    return found[0]
 
 
 def _work(run_id: str, args: argparse.Namespace, index: AuditIndex | None = None) -> int:

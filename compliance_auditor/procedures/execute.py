@@ -23,16 +23,20 @@ from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.llm.pool import LLMPool, get_pool
 from compliance_auditor.logs import get_logger
 from compliance_auditor.procedures.cells import CellResult, summarise
-from compliance_auditor.procedures.runs import FilingRef, RunSpec, RunStatus, RunStore, now
+from compliance_auditor.procedures.runs import (
+    FilingRef,
+    RunBusy,
+    RunSpec,
+    RunStatus,
+    RunStore,
+    by_filing,
+    now,
+)
 from compliance_auditor.procedures.spec import ProcedureItem
 from compliance_auditor.records import CellRef
 
 log = get_logger("procedures", "procedures.jsonl")
 Progress = Callable[[RunStatus], None]
-
-
-class RunBusy(RuntimeError):
-    """Another process is already working on this run."""
 
 
 @dataclass
@@ -78,14 +82,18 @@ def work_on(
         pending = [(item, filing) for filing in spec.filings for item in procedure.items
                    if (item.id, filing.doc_sha256) not in finished]  # fmt: skip
         status = RunStatus(state="running", total=len(spec.filings) * len(procedure.items),
-                           done=len(finished), by_filing=_by_filing(finished.values()), started_at=now(),
+                           done=len(finished), by_filing=by_filing(finished.values()), started_at=now(),
                            pid=os.getpid())  # fmt: skip
         index = index or AuditIndex()
         index.embedder  # noqa: B018 -- loaded once here, not raced for by the first workers
         work = _Work(spec, store, index, pool or get_pool(settings), user, status, time.perf_counter())
         _report(work, on_progress, f"{len(pending)} cell(s) to ask")
         with ThreadPoolExecutor(max_workers=max(1, spec.concurrency), thread_name_prefix="cell") as workers:
-            futures = [workers.submit(_ask_cell, work, item, filing) for item, filing in pending]
+            owed = store.attempts(run_id)
+            futures = [
+                workers.submit(_ask_cell, work, item, filing, owed.get((item.id, filing.doc_sha256), 0))
+                for item, filing in pending
+            ]
             for future in as_completed(futures):
                 if cell := future.result():
                     _finished(work, cell, on_progress)
@@ -97,7 +105,7 @@ def work_on(
         os.close(held)
 
 
-def _ask_cell(work: _Work, item: ProcedureItem, filing: FilingRef) -> CellResult | None:
+def _ask_cell(work: _Work, item: ProcedureItem, filing: FilingRef, attempt: int) -> CellResult | None:
     """One cell, start to finish; None when the run was cancelled before it began."""
     if work.store.cancel_requested(work.spec.id):
         return None
@@ -106,18 +114,19 @@ def _ask_cell(work: _Work, item: ProcedureItem, filing: FilingRef) -> CellResult
         document = work.index.get_document(filing.doc_sha256)
         if document is None or document["status"] not in SEARCHABLE_STATUS:
             gone = f"{filing.doc_name} was removed from the index during the run"
-            return CellResult(item_id=item.id, doc_sha256=filing.doc_sha256, status="error",
+            return CellResult(item_id=item.id, doc_sha256=filing.doc_sha256, attempt=attempt, status="error",
                               short="filing gone", detail=gone, finished_at=now())  # fmt: skip
         cell = CellRef(run_id=work.spec.id, procedure=work.spec.procedure_label,
                        procedure_sha256=work.spec.procedure_sha256, item_id=item.id,
-                       doc_sha256=filing.doc_sha256)  # fmt: skip
+                       doc_sha256=filing.doc_sha256, attempt=attempt)  # fmt: skip
         filters = cell_filters(work.index, item, filing)
         events = stream(item.prompt(), filters, index=work.index, pool=work.pool, user=work.user, cell=cell)
         result = next(e.result for e in events if e.result is not None)
         return summarise(result, item)
     except Exception as exc:  # a bug or a broken index: this cell fails, the run goes on
         log.exception("cell failed", extra={"fields": {"run_id": work.spec.id, "item": item.id}})
-        return CellResult(item_id=item.id, doc_sha256=filing.doc_sha256, status="error", short="error",
+        return CellResult(item_id=item.id, doc_sha256=filing.doc_sha256, attempt=attempt, status="error",
+                          short="error",
                           detail=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - started,
                           finished_at=now())  # fmt: skip
 
@@ -152,10 +161,3 @@ def _report(work: _Work, on_progress: Progress | None, message: str) -> None:
     work.store.write_status(work.spec.id, work.status)
     if on_progress:
         on_progress(work.status)
-
-
-def _by_filing(cells: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for cell in cells:
-        counts[cell.doc_sha256] = counts.get(cell.doc_sha256, 0) + 1
-    return counts

@@ -2,7 +2,9 @@
 
 For an amount asked of consecutive fiscal years of one company's annual filings, each column
 after the first also shows the change from the year before, computed here from the two cells'
-figures (both in the item's unit), never by the model.
+figures (both in the item's unit), never by the model. A figure that differs from the one the
+next year's filing reports for the same year (its prior-year column) is flagged: a restatement,
+a reclassification, or a wrong cell.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compliance_auditor.procedures.cells import STATUS_LABELS, CellResult
+from compliance_auditor.procedures.prior_period import PriorFigure, disagrees
 from compliance_auditor.procedures.runs import FilingRef, RunSpec
 from compliance_auditor.procedures.spec import Procedure, ProcedureItem
 
@@ -25,14 +28,16 @@ class MatrixCell:
     cell: CellResult | None
     change: str = ""
     """Amounts: the change from the previous fiscal year's filing in the run, as a percentage."""
+    disagreement: str = ""
+    """Amounts: what the next fiscal year's filing reports for this year, when it differs."""
 
     @property
     def text(self) -> str:
         if self.cell is None:
             return "…"
-        return f"{STATUS_MARKS[self.cell.status]} {self.cell.short}" + (
-            f" ({self.change})" if self.change else ""
-        )
+        change = f" ({self.change})" if self.change else ""
+        flag = " ⚠" if self.disagreement else ""
+        return f"{STATUS_MARKS[self.cell.status]} {self.cell.short}{change}{flag}"
 
     @property
     def status_label(self) -> str:
@@ -58,16 +63,34 @@ class Matrix:
 def build_matrix(spec: RunSpec, procedure: Procedure, cells: dict[tuple[str, str], CellResult]) -> Matrix:
     rows = []
     previous = _previous_years(spec.filings)
+    following = {before: after for after, before in previous.items()}
+    by_sha = {f.doc_sha256: f for f in spec.filings}
     for item in procedure.items:
         row = []
         for filing in spec.filings:
             cell = cells.get((item.id, filing.doc_sha256))
-            before = previous.get(filing.doc_sha256)
+            before, after = previous.get(filing.doc_sha256), following.get(filing.doc_sha256)
             earlier = cells.get((item.id, before)) if before else None
-            change = _change(cell, earlier) if item.answer == "amount" else ""
-            row.append(MatrixCell(item, filing, cell, change))
+            later = cells.get((item.id, after)) if after else None
+            change, differs = "", ""
+            if item.answer == "amount":
+                change = _change(cell, earlier)
+                differs = _disagreement(cell, later, by_sha[after]) if after else ""
+            row.append(MatrixCell(item, filing, cell, change, differs))
         rows.append((item, row))
     return Matrix(spec.filings, rows)
+
+
+def _disagreement(cell: CellResult | None, later: CellResult | None, later_filing: FilingRef) -> str:
+    """How the next year's filing reports this cell's figure, when that differs beyond rounding."""
+    if not (cell and later) or cell.value is None or later.prior_value is None:
+        return ""
+    if cell.status not in ("verified", "unverified") or later.status != "verified":
+        return ""
+    prior = PriorFigure(later.prior_value, later.prior_tolerance, later.prior_where)
+    if not disagrees(cell.value, cell.tolerance, prior):
+        return ""
+    return f"{later_filing.label} reports {later.prior_value:,.1f} for this year ({later.prior_where})"
 
 
 def _previous_years(filings: list[FilingRef]) -> dict[str, str]:

@@ -5,6 +5,7 @@
                         cells.jsonl     one line per finished cell, appended
                         status.json     state and progress, replaced atomically
                         cancel          present once someone asked to cancel
+                        reopened.json   cells to ask again, each with the attempt it is owed
                         lock            held (flock) by the process working on the run
 
 The audit trail, not cells.jsonl, decides whether a cell was asked: an answer is sealed into
@@ -17,10 +18,12 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import orjson
 from pydantic import BaseModel, Field, ValidationError
 
 from compliance_auditor.audit import chain
@@ -149,17 +152,53 @@ class RunStore:
         return sorted((p.name for p in self.runs_dir.iterdir() if (p / "run.json").exists()), reverse=True)
 
     def cells(self, run_id: str) -> dict[tuple[str, str], CellResult]:
-        """Finished cells by (item id, filing sha256); a line torn by a crash is skipped."""
+        """Finished cells by (item id, filing sha256): the latest answer of each, unless the cell
+        was reopened for a re-run since."""
+        owed = self.attempts(run_id)
+        return {key: cell for cell in self.history(run_id)
+                if cell.attempt >= owed.get(key := (cell.item_id, cell.doc_sha256), 0)}  # fmt: skip
+
+    def history(self, run_id: str) -> list[CellResult]:
+        """Every cell noted, in order, re-runs' earlier answers included; a line torn by a crash
+        is skipped (the audit trail still holds its answer)."""
         path = self.folder(run_id) / "cells.jsonl"
-        found: dict[tuple[str, str], CellResult] = {}
-        if path.exists():
-            for line in path.read_bytes().splitlines():
-                try:
-                    cell = CellResult.model_validate_json(line)
-                except ValidationError:
-                    continue  # torn by a crash mid-write; the audit trail still holds the answer
-                found[(cell.item_id, cell.doc_sha256)] = cell
+        found: list[CellResult] = []
+        for line in path.read_bytes().splitlines() if path.exists() else []:
+            try:
+                found.append(CellResult.model_validate_json(line))
+            except ValidationError:
+                continue
         return found
+
+    def attempts(self, run_id: str) -> dict[tuple[str, str], int]:
+        """The attempt each reopened cell is owed; a cell not listed is owed its first (0)."""
+        path = self.folder(run_id) / "reopened.json"
+        if not path.exists():
+            return {}
+        return {tuple(key.split("|", 1)): n for key, n in orjson.loads(path.read_bytes()).items()}
+
+    def reopen(self, run_id: str, keys: list[tuple[str, str]]) -> int:
+        """Mark finished cells to be asked again (a re-run); returns how many were reopened.
+
+        Their answers stay in the trail and in the history; the re-run's answers are new records,
+        so a sign-off of the old answer does not carry over to the new one."""
+        if self.is_worked_on(run_id):
+            raise RunBusy(f"run {run_id} is being worked on; cancel it or wait before re-running cells")
+        finished = self.cells(run_id)
+        owed = self.attempts(run_id)
+        for key in keys:
+            if key in finished:
+                owed[key] = finished[key].attempt + 1
+        data = {f"{item}|{sha}": n for (item, sha), n in owed.items()}
+        _write_atomic(self.folder(run_id) / "reopened.json", orjson.dumps(data))
+        reopened = sum(1 for key in keys if key in finished)
+        status = self.status(run_id)
+        status.done = len(self.cells(run_id))
+        status.by_filing = by_filing(self.cells(run_id).values())
+        status.state, status.message = "queued", f"{reopened} cell(s) to ask again"
+        self.write_status(run_id, status)
+        self.clear_cancel(run_id)
+        return reopened
 
     def append_cell(self, run_id: str, cell: CellResult) -> None:
         path = self.folder(run_id) / "cells.jsonl"
@@ -211,6 +250,7 @@ class RunStore:
     def adopt_from_trail(self, run_id: str, audit_log: Path | None = None) -> list[CellResult]:
         """Cells the trail holds an answer for but cells.jsonl does not (the run died in between)."""
         known = self.cells(run_id)
+        owed = self.attempts(run_id)
         procedure = self.procedure(run_id).procedure
         adopted = []
         for record in chain.records_mentioning(run_id, audit_log):
@@ -218,11 +258,24 @@ class RunStore:
             key = (cell.get("item_id", ""), cell.get("doc_sha256", ""))
             if record.get("kind") != "answer" or cell.get("run_id") != run_id or key in known:
                 continue
+            if cell.get("attempt", 0) < owed.get(key, 0):
+                continue  # the answer a re-run replaces
             result = summarise(AnswerRecord.model_validate(record), procedure.item(key[0]))
             self.append_cell(run_id, result)
             known[key] = result
             adopted.append(result)
         return adopted
+
+
+class RunBusy(RuntimeError):
+    """Another process is already working on this run."""
+
+
+def by_filing(cells: Iterable[CellResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for cell in cells:
+        counts[cell.doc_sha256] = counts.get(cell.doc_sha256, 0) + 1
+    return counts
 
 
 def _ends_with_newline(path: Path) -> bool:
