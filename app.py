@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from compliance_auditor.config import get_settings
-from compliance_auditor.workbench import ask, library, sidebar
+from compliance_auditor.workbench import ask, library, procedures, sidebar
 from compliance_auditor.workbench.resources import freeze_the_loaded_heap, load_workbench
 
 settings = get_settings()
@@ -26,13 +26,16 @@ st.session_state.setdefault("view", None)  # {"answer": i, "n": n, "page": page}
 with st.sidebar:
     filters, analyst = sidebar.render(workbench)
 
-ask_tab, library_tab = st.tabs(["Ask", "Library"])
+ask_tab, procedures_tab, library_tab = st.tabs(["Ask", "Procedures", "Library"])
 with ask_tab:
     chat = ask.render_tab(workbench, analyst)
 
 question = st.chat_input("Ask about the filings…")
 if question:
     ask.answer_question(workbench, chat, question, filters, analyst)
+
+with procedures_tab:
+    procedures.render_tab(workbench, analyst)
 
 with library_tab:
     library.render_tab(workbench)

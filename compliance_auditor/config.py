@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Telemetry off before any third-party import can phone home: `unstructured`
@@ -189,12 +189,13 @@ class Settings(BaseSettings):
 
     procedures_dir: Path = Field(
         default=PROJECT_DIR / "data" / "procedures",
-        description="Your audit procedures (YAML), listed with the two that ship with the app.",
+        description="Your audit procedures (YAML), listed with the two that ship with the app "
+        "(default: `procedures` in the data folder).",
     )
     procedure_max_kb: int = Field(default=256, description="Larger procedure files are refused.")
     runs_dir: Path = Field(
         default=PROJECT_DIR / "data" / "runs",
-        description="Procedure runs: each run's scope, status and cells.",
+        description="Procedure runs: scope, status and cells of each (default: `runs` in the data folder).",
     )
     run_concurrency: int = Field(
         default=2, ge=1, le=64,
@@ -239,6 +240,14 @@ class Settings(BaseSettings):
             region = self.llm_region or "us-east-1"
             return [PROVIDER_ENDPOINTS[self.llm_provider].format(region=region)]
         return [u.strip().rstrip("/") for u in self.llm_endpoint.split(",") if u.strip()]
+
+    @model_validator(mode="after")
+    def _in_the_data_folder(self) -> Settings:
+        """Procedures and runs live in the data folder unless set on their own."""
+        for name in ("procedures_dir", "runs_dir"):
+            if name not in self.model_fields_set:
+                setattr(self, name, self.data_dir / name.removesuffix("_dir"))
+        return self
 
     @property
     def chunk_table(self) -> str:

@@ -42,6 +42,23 @@ def highlighted_pixels(png: bytes) -> int:
     return sum(1 for r, g, b in image.get_flattened_data() if r > 180 and g < 80 and b < 80)
 
 
+def run_a_procedure_and_open_a_cell(page) -> None:
+    """Start the first procedure over the filing, wait for its matrix, open its first cell's page."""
+    open_tab(page, "Procedures")
+    page.get_by_text("Chosen filings").click()
+    page.get_by_role("combobox", name="Filings").click()
+    page.get_by_role("option").filter(has_text=ULTA.name).click()
+    page.keyboard.press("Escape")
+    page.get_by_text(re.compile(r"items × 1 filing\(s\)")).wait_for(timeout=30_000)
+    page.get_by_role("button", name="Start run").click()
+    page.get_by_text(re.compile(r"^Done: \d+/\d+ cells")).wait_for(timeout=300_000)
+    page.locator('[data-testid="stDataFrame"]:visible').wait_for(timeout=30_000)
+    image = page.locator('[data-testid="stImage"]:visible img').first
+    image.wait_for(timeout=60_000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    page.screenshot(path=str(OUTPUT / "procedure-run.png"), full_page=True)
+
+
 def test_upload_ask_stream_and_open_a_highlighted_citation(isolated_settings):
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with FakeLLM(per_token_s=0.03) as server:
@@ -69,6 +86,11 @@ def test_upload_ask_stream_and_open_a_highlighted_citation(isolated_settings):
             assert highlighted_pixels(image.screenshot()) > 50
             page.evaluate("document.querySelectorAll('*').forEach(e => { e.scrollTop = 0 })")
             page.screenshot(path=str(OUTPUT / "workbench.png"))
+            try:
+                run_a_procedure_and_open_a_cell(page)
+            except Exception:
+                page.screenshot(path=str(OUTPUT / "procedure-failed.png"), full_page=True)
+                raise
 
     assert Path(OUTPUT / "workbench.png").stat().st_size > 10_000
     hosts = {urlparse(u).hostname for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")}

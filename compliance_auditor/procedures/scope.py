@@ -16,7 +16,11 @@ class ScopeError(ValueError):
 
 def resolve(index: AuditIndex, scope: Scope) -> list[FilingRef]:
     """The searchable filings in scope, oldest first within each company."""
-    documents = index.list_documents(SEARCHABLE_STATUS)
+    return resolve_among(index.list_documents(SEARCHABLE_STATUS), scope)
+
+
+def resolve_among(documents: list[dict[str, Any]], scope: Scope) -> list[FilingRef]:
+    """The filings of `documents` (the index's searchable ones) in scope, as `resolve`."""
     if scope.filings:
         chosen = [_named(documents, name) for name in scope.filings]
     else:

@@ -90,20 +90,20 @@ def workpaper_text(wb: Workbench, answer_hash: str, fmt: str) -> str:
     return render_markdown(record, snapshots, signed)
 
 
-def show_source(wb: Workbench, view: dict[str, Any]) -> None:
-    """The cited page, with the citation's box highlighted, and buttons to step through pages."""
-    result = st.session_state.history[view["answer"]]["result"]
-    citation = next(c for c in result.evidence if c.n == view["n"])
+def show_source(wb: Workbench, view: dict[str, Any], result: AnswerRecord, key: str = "ask") -> None:
+    """The cited page (`view`: the citation `n` and the `page` shown), with the citation's box
+    highlighted, and buttons to step through pages; `key` tells apart viewers on one page."""
+    citation = next(c for c in [*result.citations, *result.evidence] if c.n == view["n"])
     doc = next((d for d in wb.documents if d["sha256"] == citation.doc_sha256), {})
     meta = " · ".join(str(v) for v in (citation.company, citation.form_type, citation.fiscal_year) if v)
     st.subheader(f"[{citation.n}] {shown(citation.doc_name)}")
     pages = doc.get("pages") or citation.page + 1
     st.caption(f"{shown(meta)} · page {view['page'] + 1} of {pages} · sha256 {citation.doc_sha256[:12]}…")
     back, ahead = st.columns(2)
-    if back.button("◀ Previous page", disabled=view["page"] <= 0, width="stretch"):
+    if back.button("◀ Previous page", disabled=view["page"] <= 0, width="stretch", key=f"{key}-back"):
         view["page"] -= 1
         st.rerun()
-    if ahead.button("Next page ▶", disabled=view["page"] + 1 >= pages, width="stretch"):
+    if ahead.button("Next page ▶", disabled=view["page"] + 1 >= pages, width="stretch", key=f"{key}-ahead"):
         view["page"] += 1
         st.rerun()
     path = stored_file(doc, citation.doc_sha256)

@@ -30,7 +30,7 @@ def render_tab(wb: Workbench, analyst: str) -> DeltaGenerator:
     # sent before the whole chat history is drawn again.
     with source:
         if state.view is not None:
-            show_source(wb, state.view)
+            show_source(wb, state.view, state.history[state.view["answer"]]["result"])
         elif state.history:
             st.caption(
                 "Pick a source under an answer to see its page here, with the quoted text highlighted."

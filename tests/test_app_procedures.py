@@ -1,0 +1,72 @@
+"""The Procedures tab, driven like a user with AppTest: start a run over a filing, watch it
+finish in its background process, open a cell with its page, sign it off."""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+from compliance_auditor import config
+from compliance_auditor.audit.signoff import signoff_state
+from compliance_auditor.procedures.execute import work_on
+from compliance_auditor.procedures.runs import RunStore
+from tests.support.fake_llm import dead_url
+from tests.support.filings import ULTA
+from tests.support.runs import THREE_ITEMS, new_run
+from tests.test_app import APP, texts
+
+
+def matrix(at: AppTest):
+    return next(d for d in at.dataframe if d.key == "matrix").value
+
+
+def wait_until_done(store: RunStore, run_id: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while store.status(run_id).state != "done":
+        assert time.monotonic() < deadline, f"the run did not finish: {store.status(run_id)}"
+        time.sleep(0.5)
+
+
+def test_a_run_started_in_the_browser_fills_its_matrix_and_a_cell_opens_with_its_page(
+    model_server, both_filings, set_env, isolated_settings
+):
+    folder = isolated_settings / "procedures"
+    folder.mkdir()
+    (folder / "quick_check.yaml").write_text(THREE_ITEMS)
+    (folder / "broken.yaml").write_text("name: Broken\nversion: 1\nitems: []\n")
+    set_env(procedures_dir=folder)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert any("broken.yaml cannot be used" in e.value for e in at.error)
+    at.selectbox(key="new-procedure").select_index(
+        next(i for i, o in enumerate(at.selectbox(key="new-procedure").options) if "Quick check" in o)
+    ).run()
+    at.radio(key="new-by").set_value("Chosen filings").run()
+    at.multiselect(key="new-filings").select(ULTA.name).run()
+    assert "3 items × 1 filing(s) = 3 cells" in texts(at)
+    at.button(key="start-run").click().run()
+    store = RunStore(config.get_settings().runs_dir)
+    (run_id,) = store.run_ids()
+    wait_until_done(store, run_id)
+    at.run()
+    assert not at.exception, at.exception
+    assert "Done: 3/3 cells" in at.get("progress")[0].proto.text
+    frame = matrix(at)
+    assert list(frame["Item"]) == ["net_sales", "new_stores", "outlook"] and "✓ 3,226.8" in frame.iloc[0, 1]
+    at.selectbox(key="cell-item").set_value("net_sales").run()
+    assert "3,226,773" in texts(at) and len(at.get("image")) == 1  # the answer, and its page
+    at.button(key="run-Sign off this cell").click().run()
+    cell = store.cells(run_id)[("net_sales", store.spec(run_id).filings[0].doc_sha256)]
+    assert signoff_state(cell.answer_hash) is not None
+    assert "✔" in matrix(at).iloc[0, 1]
+
+
+def test_an_evidence_only_run_shows_its_pages_and_offers_to_ask_again(set_env, both_filings, procedure_file):
+    set_env(llm_endpoint=dead_url(), llm_connect_timeout_s=0.5)
+    _, spec = new_run(procedure_file, both_filings, company="ulta")
+    work_on(spec.id, index=both_filings)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert all(cell.startswith("◦ p. ") for cell in matrix(at).iloc[:, 1])
+    assert "evidence only (no model)" in texts(at) and len(at.get("image")) == 1
+    assert any("no model answered again" in b.label for b in at.button)
