@@ -53,6 +53,11 @@ def run_a_procedure_and_open_a_cell(page) -> None:
     page.get_by_role("button", name="Start run").click()
     page.get_by_text(re.compile(r"^Done: \d+/\d+ cells")).wait_for(timeout=300_000)
     page.locator('[data-testid="stDataFrame"]:visible').wait_for(timeout=30_000)
+    item = page.get_by_role("combobox", name="Item")
+    item.click()
+    item.press("ArrowDown")
+    item.press("Enter")  # the second item's cell
+    page.get_by_text("Review and sign-off").wait_for(timeout=30_000)
     image = page.locator('[data-testid="stImage"]:visible img').first
     image.wait_for(timeout=60_000)
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())

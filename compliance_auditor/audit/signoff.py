@@ -50,6 +50,11 @@ def signoff_state(answer_hash: str, path: str | Path | None = None) -> SignOffRe
     return _signoffs(log_path(path).resolve()).latest(answer_hash)
 
 
+def signoff_states(answer_hashes: list[str], path: str | Path | None = None) -> dict[str, SignOffRecord]:
+    """The latest sign-off of each answer that has one (the trail read once for them all)."""
+    return _signoffs(log_path(path).resolve()).latest_of(answer_hashes)
+
+
 class SignOffs:
     """The latest sign-off of every answer in one log, read incrementally.
 
@@ -68,6 +73,11 @@ class SignOffs:
         with self._lock:
             self._catch_up()
             return self.by_answer.get(answer_hash)
+
+    def latest_of(self, answer_hashes: list[str]) -> dict[str, SignOffRecord]:
+        with self._lock:
+            self._catch_up()
+            return {h: self.by_answer[h] for h in answer_hashes if h in self.by_answer}
 
     def _catch_up(self) -> None:
         stat = self.log_file.stat() if self.log_file.exists() else None

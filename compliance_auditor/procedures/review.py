@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compliance_auditor.audit import chain
-from compliance_auditor.audit.signoff import signoff_state
+from compliance_auditor.audit.signoff import signoff_states
 from compliance_auditor.procedures.cells import CellResult
 from compliance_auditor.procedures.runs import RunStore
 from compliance_auditor.records import VERDICTS, SignOffRecord
@@ -45,14 +45,12 @@ def reviews(store: RunStore, run_id: str, audit_log: Path | None = None) -> dict
         key = (cell.item_id, cell.doc_sha256)
         if cell.answer_hash and key in current and cell.answer_hash != current[key].answer_hash:
             earlier.setdefault(key, []).append(cell.answer_hash)
+    hashes = [c.answer_hash for c in current.values()] + [h for old in earlier.values() for h in old]
+    signed = signoff_states([h for h in hashes if h], audit_log)
     found = {}
     for key, cell in current.items():
-        signed = signoff_state(cell.answer_hash, audit_log) if cell.answer_hash else None
-        lapsed = None
-        if signed is None:
-            olds = (signoff_state(h, audit_log) for h in reversed(earlier.get(key, [])))
-            lapsed = next((s for s in olds if s is not None), None)
-        found[key] = CellReview(signed, lapsed)
+        lapsed = next((signed[h] for h in reversed(earlier.get(key, [])) if h in signed), None)
+        found[key] = CellReview(signed.get(cell.answer_hash), None if cell.answer_hash in signed else lapsed)
     return found
 
 

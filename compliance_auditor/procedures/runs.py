@@ -20,6 +20,7 @@ import os
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -162,13 +163,10 @@ class RunStore:
         """Every cell noted, in order, re-runs' earlier answers included; a line torn by a crash
         is skipped (the audit trail still holds its answer)."""
         path = self.folder(run_id) / "cells.jsonl"
-        found: list[CellResult] = []
-        for line in path.read_bytes().splitlines() if path.exists() else []:
-            try:
-                found.append(CellResult.model_validate_json(line))
-            except ValidationError:
-                continue
-        return found
+        if not path.exists():
+            return []
+        stat = path.stat()
+        return list(_read_cells(path, stat.st_mtime_ns, stat.st_size))
 
     def attempts(self, run_id: str) -> dict[tuple[str, str], int]:
         """The attempt each reopened cell is owed; a cell not listed is owed its first (0)."""
@@ -265,6 +263,18 @@ class RunStore:
             known[key] = result
             adopted.append(result)
         return adopted
+
+
+@lru_cache(maxsize=32)
+def _read_cells(path: Path, mtime_ns: int, size: int) -> tuple[CellResult, ...]:
+    """cells.jsonl parsed, again only once it changes: the browser redraws a run's matrix often."""
+    found: list[CellResult] = []
+    for line in path.read_bytes().splitlines():
+        try:
+            found.append(CellResult.model_validate_json(line))
+        except ValidationError:
+            continue
+    return tuple(found)
 
 
 class RunBusy(RuntimeError):
