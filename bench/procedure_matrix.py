@@ -25,6 +25,7 @@ from typing import Any
 
 from bench.procedures import build, new_run
 from bench.ui_latency import compiled_once, timed_runs
+from compliance_auditor import config
 from tests.support.fake_llm import FakeLLM
 from tests.support.filings import ROOT
 from tests.support.scripted import careful_model
@@ -71,6 +72,7 @@ def main() -> int:
         root = Path(tmp)
         os.environ.update(AUDITOR_DB_URI=str(root / "db"), AUDITOR_LOGS_DIR=str(root / "logs"),
                           AUDITOR_DATA_DIR=str(root / "data"), AUDITOR_LLM_ENDPOINT=server.url)  # fmt: skip
+        config.get_settings.cache_clear()  # importing the logs read the settings before these
         server.responder = careful_model()
         run_id = finished_run(root)
         times = idle_reruns(args.runs)
