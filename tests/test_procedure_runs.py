@@ -12,6 +12,7 @@ import time
 import pytest
 
 from compliance_auditor.audit import chain
+from compliance_auditor.procedures.cli import start_background
 from compliance_auditor.procedures.execute import work_on
 from compliance_auditor.procedures.library import find_procedure
 from compliance_auditor.procedures.matrix import as_text, build_matrix
@@ -149,3 +150,15 @@ def test_the_cli_reports_bad_input_plainly(model_server, both_filings, tmp_path)
     failed = cli("start", str(broken), "--company", "ulta", check=False)
     assert failed.returncode == 2 and "line 12: items[2].id: 'net_sales' is already the id" in failed.stderr
     assert "no run 'nope'" in cli("status", "nope", check=False).stderr
+
+
+def test_a_background_worker_that_dies_says_why(model_server, both_filings, procedure_file):
+    store, spec = new_run(procedure_file, both_filings)
+    (store.folder(spec.id) / "procedure.yaml").write_text("items: [")  # its copy of the procedure broken
+    start_background(spec.id)
+    deadline = time.monotonic() + 60
+    while store.status(spec.id).state == "queued" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    status = store.status(spec.id)
+    assert status.state == "interrupted" and "the background worker failed" in status.message
+    assert "not valid YAML" in status.message and "worker.log" in status.message

@@ -294,15 +294,20 @@ def _work(run_id: str, args: argparse.Namespace, index: AuditIndex | None = None
     return 0
 
 
-def start_background(run_id: str) -> None:
-    """Work on the run in a process of its own that outlives the caller (the app, a terminal)."""
-    subprocess.Popen(
-        [sys.executable, "-m", "compliance_auditor.procedures", "worker", run_id],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+def start_background(run_id: str) -> int:
+    """Work on the run in a process of its own that outlives the caller (the app, a terminal);
+    returns its pid. What it prints goes to the run's worker.log, which the status reads when
+    the worker dies before it could say why."""
+    store = _store()
+    with open(store.worker_log(run_id), "ab") as log_file:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "compliance_auditor.procedures", "worker", run_id],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
+    return worker.pid
 
 
 def worker(run_id: str) -> int:

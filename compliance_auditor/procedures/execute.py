@@ -138,7 +138,8 @@ def cell_filters(index: AuditIndex, item: ProcedureItem, filing: FilingRef) -> d
     has few: searching only sections it lacks would find nothing, so those are searched whole.
     """
     filters: dict[str, Any] = {"doc_sha256": filing.doc_sha256}
-    sections = [s for s in item.sections if s in index.items_of(filing.doc_sha256)]
+    found = index.items_of(filing.doc_sha256) if item.sections else set()
+    sections = [s for s in item.sections if s in found]
     if sections:
         filters["item"] = sections
     return filters

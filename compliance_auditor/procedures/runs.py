@@ -210,9 +210,30 @@ class RunStore:
     def status(self, run_id: str) -> RunStatus:
         path = self.folder(run_id) / "status.json"
         status = RunStatus.model_validate_json(path.read_bytes()) if path.exists() else RunStatus()
-        if status.state == "running" and not self.is_worked_on(run_id):
-            status.state, status.message = "interrupted", "stopped before it finished; resume it"
+        if status.state in ("queued", "running") and not self.is_worked_on(run_id):
+            failure = self._worker_failure(run_id, status)
+            if status.state == "running" or failure:
+                status.state = "interrupted"
+                status.message = failure or "stopped before it finished; resume it"
         return status
+
+    def worker_log(self, run_id: str) -> Path:
+        """Where a background worker's output goes."""
+        return self.folder(run_id) / "worker.log"
+
+    def _worker_failure(self, run_id: str, status: RunStatus) -> str:
+        """The error a background worker died of after the latest status, if it died of one."""
+        log_file = self.worker_log(run_id)
+        if not log_file.exists() or not log_file.stat().st_size:
+            return ""
+        written = datetime.fromtimestamp(log_file.stat().st_mtime, UTC).isoformat(timespec="seconds")
+        if status.updated_at and written < status.updated_at:
+            return ""  # an earlier worker's
+        text = log_file.read_text(errors="replace")
+        if "Traceback (most recent call last)" not in text:
+            return ""  # progress bars and warnings, not a death
+        last = text.strip().splitlines()[-1]
+        return f"the background worker failed: {last[:300]} (see {log_file})"
 
     def write_status(self, run_id: str, status: RunStatus) -> None:
         status.updated_at = now()

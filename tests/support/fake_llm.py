@@ -10,6 +10,8 @@ default a refusal to guess). A `Reply` can also be a fault: an HTTP status, a st
 malformed body, or a stream cut after some tokens. `latency_s` and `per_token_s` model a
 real server's time to first token and decoding speed; `served` records how long each call
 spent inside the server, so benchmarks can tell waiting on the model from everything else.
+`slots` caps the requests served at once, as llama-server's `-np`: with `slots=1` one FakeLLM
+is one single-slot GPU endpoint, and a request waits its turn (that wait is not in `served`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -69,7 +72,7 @@ class FakeLLM:
 
     def __init__(
         self, model: str = "fake-model", latency_s: float = 0.0, per_token_s: float = 0.0,
-        context: int | None = None,
+        context: int | None = None, slots: int | None = None,
     ) -> None:  # fmt: skip
         self.model = model
         self.context = context
@@ -77,6 +80,9 @@ class FakeLLM:
         llama.cpp does; a longer prompt is refused with llama.cpp's error."""
         self.latency_s = latency_s
         self.per_token_s = per_token_s
+        self.slots = slots
+        """Requests served at once (None: no limit); the others wait for a slot."""
+        self._slots = threading.BoundedSemaphore(slots) if slots else None
         self.replies: deque[Reply | str] = deque()
         self.responder: Callable[[dict[str, Any]], Reply | str] = lambda request: "I cannot tell."
         self.requests: list[dict[str, Any]] = []
@@ -104,6 +110,10 @@ class FakeLLM:
         self._server.server_close()
 
     # ----- what the handler asks of the server
+
+    def slot(self) -> AbstractContextManager[object]:
+        """Held while a reply is produced: a free slot, or nothing to wait for without `slots`."""
+        return self._slots if self._slots is not None else nullcontext()
 
     def next_reply(self, request: dict[str, Any]) -> Reply:
         with self._lock:
@@ -146,12 +156,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send_json(404, {"error": {"message": "not found"}})
             return
-        started = time.perf_counter()
-        reply = self.fake.next_reply(request)
-        try:
-            self._answer(request, reply)
-        finally:
-            self.fake.served.append(time.perf_counter() - started)
+        with self.fake.slot():
+            started = time.perf_counter()
+            reply = self.fake.next_reply(request)
+            try:
+                self._answer(request, reply)
+            finally:
+                self.fake.served.append(time.perf_counter() - started)
 
     def _answer(self, request: dict[str, Any], reply: Reply) -> None:
         time.sleep(reply.stall_s + self.fake.latency_s)
