@@ -199,7 +199,8 @@ class Settings(BaseSettings):
     )
     run_concurrency: int = Field(
         default=2, ge=1, le=64,
-        description="Cells of a run asked at once; with several model endpoints, raise it to use them all.",
+        description="Cells of a run asked at once (default: one more than the model endpoints, so each "
+        "is kept busy while a cell searches).",
     )  # fmt: skip
 
     server_address: str = Field(default="127.0.0.1", description="Where launch.sh serves the app.")
@@ -242,11 +243,15 @@ class Settings(BaseSettings):
         return [u.strip().rstrip("/") for u in self.llm_endpoint.split(",") if u.strip()]
 
     @model_validator(mode="after")
-    def _in_the_data_folder(self) -> Settings:
-        """Procedures and runs live in the data folder unless set on their own."""
+    def _derived_defaults(self) -> Settings:
+        """Procedures and runs live in the data folder, and runs ask one cell more at once than
+        there are model endpoints, unless these are set on their own."""
         for name in ("procedures_dir", "runs_dir"):
             if name not in self.model_fields_set:
                 setattr(self, name, self.data_dir / name.removesuffix("_dir"))
+        if "run_concurrency" not in self.model_fields_set:
+            # One cell more than endpoints: an endpoint serves one cell while another searches.
+            self.run_concurrency = min(64, len(self.llm_endpoints) + 1)
         return self
 
     @property
