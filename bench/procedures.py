@@ -349,7 +349,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--endpoints", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--extra-cells", type=int, default=1, help="cells at once beyond one per endpoint (the app: 1)")
+    parser.add_argument(
+        "--extra-cells", type=int, default=1, help="cells at once beyond one per endpoint (the app: 1)"
+    )
     parser.add_argument("--kills", type=int, default=3, help="kill -9 this many times (0: no resume test)")
     parser.add_argument("--latency-ms", type=float, default=300)
     parser.add_argument("--per-token-ms", type=float, default=10)
