@@ -1,6 +1,6 @@
 """Audit procedure runs against single-slot model endpoints (not a test).
 
-    .venv/bin/python -m bench.procedures [--repeats 3] [--endpoints 1 2 4] [--kills 3]
+    .venv/bin/python -m bench.procedures [--repeats 3] [--endpoints 1 2 4] [--kills 3] [--extra-cells 1]
         [--latency-ms 300] [--per-token-ms 10] [--out bench/out/procedures.json]
 
 A 10-item procedure (six amounts, scoped to Items 7 and 8 as the starter procedures scope
@@ -9,8 +9,9 @@ over 5 filings, 50 cells, against the OpenAI-protocol test server with 300 ms to
 and 10 ms per token (the replies of `bench.agent_overhead`: a grading reply of 8 tokens, a
 streamed answer of 111; 1.79 s of model time per cell). Each endpoint is one
 `FakeLLM(slots=1)`: it serves one request at a time, as a single-slot llama-server on one GPU
-does. For 1, 2 and 4 endpoints (AUDITOR_LLM_ENDPOINT lists them all) a fresh run with as many
-cells at once as endpoints is timed around `work_on`, and compared with the ideal: the time the
+does. For 1, 2 and 4 endpoints (AUDITOR_LLM_ENDPOINT lists them all) a fresh run with one cell
+more at once than endpoints (`--extra-cells 1`, as the app does; 0: one per endpoint) is timed
+around `work_on`, and compared with the ideal: the time the
 endpoints spent serving (`served`, summed) divided by the endpoints. Medians of --repeats runs.
 The test servers run in a process of their own so that they do not share this process's
 interpreter lock with the run (2 cores: that would stretch `served`). Each run's requests per
