@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from compliance_auditor.audit import chain
 from compliance_auditor.procedures.cells import CellResult
 from compliance_auditor.procedures.execute import work_on
-from compliance_auditor.procedures.matrix import build_matrix
+from compliance_auditor.procedures.matrix import as_text, build_matrix
 from compliance_auditor.procedures.review import reviews, sign_off
 from compliance_auditor.procedures.runs import FilingRef, RunSpec, Scope
 from compliance_auditor.procedures.spec import Procedure
@@ -119,9 +119,16 @@ def test_a_figure_the_next_year_reports_differently_is_flagged():
                                               prior_value=prior, prior_tolerance=0.05, prior_where="p. 41"),
         }  # fmt: skip
 
-    restated = build_matrix(spec, procedure, cells(prior=980.0)).rows[0][1]
+    matrix = build_matrix(spec, procedure, cells(prior=980.0))
+    restated = matrix.rows[0][1]
     assert restated[0].disagreement == "Acme 10-K FY2022 reports 980.0 for this year (p. 41)"
-    assert restated[0].text.endswith("⚠") and restated[1].change == "+10.0% y/y"
+    assert restated[0].text.endswith("⚠") and restated[1].change == "+10.0%"
+    assert [(f.fiscal_year, change) for f, change in matrix.columns()] == [
+        (2021, False),
+        (2022, False),
+        (2022, True),
+    ]
+    assert "Δ y/y" in as_text(matrix) and "+10.0%" in as_text(matrix)
     agreed = build_matrix(spec, procedure, cells(prior=1000.04)).rows[0][1]
     assert agreed[0].disagreement == ""  # within rounding
 

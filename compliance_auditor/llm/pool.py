@@ -96,6 +96,7 @@ class LLMPool:
         self._context_asked_at = -1e9
         self._context_lock = threading.Lock()
         self._in_flight = dict.fromkeys(self.urls, 0)
+        self._claimed = dict.fromkeys(self.urls, 0)
         self._busy_lock = threading.Lock()
         self._last_used = threading.local()
 
@@ -190,16 +191,20 @@ class LLMPool:
 
     def _claim(self, tried: set[str]) -> Endpoint | None:
         """The next endpoint to try, counted in flight: the fewest calls in flight; on a tie, the
-        one this thread used last, then the configured order. Chosen and counted under one lock,
-        so calls starting together spread out."""
+        one this thread used last, then the configured order (the first is the primary) — but
+        when every endpoint is busy, the one given the fewest calls so far, so the calls that
+        must queue somewhere queue evenly. Chosen and counted under one lock, so calls starting
+        together spread out."""
         last = getattr(self._last_used, "url", None)
         with self._busy_lock:
-            left = [(self._in_flight[e.url], e.url != last, i, e)
+            busy = all(self._in_flight[e.url] for e in self.endpoints if e.url not in tried)
+            left = [(self._in_flight[e.url], e.url != last, self._claimed[e.url] if busy else 0, i, e)
                     for i, e in enumerate(self.endpoints) if e.url not in tried]  # fmt: skip
             if not left:
                 return None
-            endpoint = min(left, key=lambda t: t[:3])[3]
+            endpoint = min(left, key=lambda t: t[:4])[4]
             self._in_flight[endpoint.url] += 1
+            self._claimed[endpoint.url] += 1
             return endpoint
 
     def _try_endpoint(

@@ -1,8 +1,8 @@
 """The results matrix: the procedure's items as rows, the run's filings as columns.
 
-For an amount asked of consecutive fiscal years of one company's annual filings, each column
-after the first also shows the change from the year before, computed here from the two cells'
-figures (both in the item's unit), never by the model. A figure that differs from the one the
+For amounts asked of consecutive fiscal years of one company's annual filings, a change column
+follows each filing that has the year before in the run: the change computed here from the two
+cells' figures (both in the item's unit), never by the model. A figure that differs from the one the
 next year's filing reports for the same year (its prior-year column) is flagged: a restatement,
 a reclassification, or a wrong cell.
 """
@@ -27,7 +27,7 @@ class MatrixCell:
     filing: FilingRef
     cell: CellResult | None
     change: str = ""
-    """Amounts: the change from the previous fiscal year's filing in the run, as a percentage."""
+    """Amounts: the change from the previous fiscal year's filing in the run ("+10.0%")."""
     disagreement: str = ""
     """Amounts: what the next fiscal year's filing reports for this year, when it differs."""
 
@@ -35,9 +35,8 @@ class MatrixCell:
     def text(self) -> str:
         if self.cell is None:
             return "…"
-        change = f" ({self.change})" if self.change else ""
         flag = " ⚠" if self.disagreement else ""
-        return f"{STATUS_MARKS[self.cell.status]} {self.cell.short}{change}{flag}"
+        return f"{STATUS_MARKS[self.cell.status]} {self.cell.short}{flag}"
 
     @property
     def status_label(self) -> str:
@@ -50,6 +49,18 @@ class Matrix:
 
     filings: list[FilingRef]
     rows: list[tuple[ProcedureItem, list[MatrixCell]]]
+    with_change: frozenset[str] = frozenset()
+    """Filings (by sha256) followed by a change column: the year before is in the run, and the
+    procedure asks for amounts."""
+
+    def columns(self) -> list[tuple[FilingRef, bool]]:
+        """The columns after the item: each filing, then (True) its change column where it has one."""
+        out: list[tuple[FilingRef, bool]] = []
+        for filing in self.filings:
+            out.append((filing, False))
+            if filing.doc_sha256 in self.with_change:
+                out.append((filing, True))
+        return out
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUS_LABELS, 0)
@@ -78,7 +89,8 @@ def build_matrix(spec: RunSpec, procedure: Procedure, cells: dict[tuple[str, str
                 differs = _disagreement(cell, later, by_sha[after]) if after else ""
             row.append(MatrixCell(item, filing, cell, change, differs))
         rows.append((item, row))
-    return Matrix(spec.filings, rows)
+    amounts = any(item.answer == "amount" for item in procedure.items)
+    return Matrix(spec.filings, rows, frozenset(previous) if amounts else frozenset())
 
 
 def _disagreement(cell: CellResult | None, later: CellResult | None, later_filing: FilingRef) -> str:
@@ -110,18 +122,22 @@ def _change(cell: CellResult | None, earlier: CellResult | None) -> str:
     if "unverified" in (cell.status, earlier.status) or "error" in (cell.status, earlier.status):
         return ""  # a change between unchecked figures would look more certain than they are
     change = (cell.value - earlier.value) / abs(earlier.value) * 100
-    return f"{change:+.1f}% y/y"
+    return f"{change:+.1f}%"
 
 
 def as_text(matrix: Matrix, width: int = 28) -> str:
     """The matrix as a plain-text table, for the CLI."""
 
-    def fit(text: str) -> str:
-        return (text if len(text) <= width else text[: width - 1] + "…").ljust(width)
+    def fit(text: str, size: int = width) -> str:
+        return (text if len(text) <= size else text[: size - 1] + "…").ljust(size)
 
-    header = fit("item") + " | " + " | ".join(fit(f.label) for f in matrix.filings)
+    heads = [fit("Δ y/y", 8) if change else fit(f.label) for f, change in matrix.columns()]
+    header = fit("item") + " | " + " | ".join(heads)
     lines = [header, "-" * len(header)]
     for item, cells in matrix.rows:
-        lines.append(fit(item.id) + " | " + " | ".join(fit(c.text) for c in cells))
+        by_sha = {c.filing.doc_sha256: c for c in cells}
+        shown = [fit(by_sha[f.doc_sha256].change, 8) if change else fit(by_sha[f.doc_sha256].text)
+                 for f, change in matrix.columns()]  # fmt: skip
+        lines.append(fit(item.id) + " | " + " | ".join(shown))
     legend = ", ".join(f"{mark} {STATUS_LABELS[status]}" for status, mark in STATUS_MARKS.items())
-    return "\n".join([*lines, "", legend])
+    return "\n".join([*lines, "", legend + ", ⚠ the next year's filing reports this year differently"])

@@ -22,6 +22,7 @@ from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
 from compliance_auditor.procedures.cells import STATUS_LABELS
+from compliance_auditor.procedures.matrix import MatrixCell
 from compliance_auditor.procedures.report import RunReport
 
 STATUS_FILLS = {"verified": "C6EFCE", "unverified": "FFEB9C", "evidence_only": "E7E6E6",
@@ -68,30 +69,42 @@ def _header(sheet: Worksheet, names: list[str], widths: list[int]) -> None:
 
 
 def _matrix_sheet(sheet: Worksheet, report: RunReport) -> None:
-    filings = report.matrix.filings
+    columns = report.matrix.columns()
+    heads = [f"{f.label} Δ y/y" if change else f.label for f, change in columns]
     _header(
-        sheet, ["Item", "Question", "Answer"] + [f.label for f in filings], [18, 48, 16] + [22] * len(filings)
+        sheet, ["Item", "Question", "Answer", *heads], [18, 48, 16] + [10 if c else 22 for _, c in columns]
     )
     for row, (item, cells) in enumerate(report.matrix.rows, start=2):
         _put(sheet, row, 1, item.id)
         _put(sheet, row, 2, item.question)
         _put(sheet, row, 3, f"amount, {item.unit}" if item.answer == "amount" else item.answer)
-        for column, shown in enumerate(cells, start=4):
-            status: str = shown.cell.status if shown.cell else "not_asked"
-            value: Any = shown.cell.short if shown.cell else "not asked yet"
-            if shown.cell and shown.cell.value is not None and item.answer in ("amount", "percent"):
-                value = shown.cell.value
-            cell = _put(sheet, row, column, value)
-            cell.style = status
-            if isinstance(value, float):
-                cell.number_format = "#,##0.00" if abs(value) < 100 else "#,##0.0"
-            review = report.review.get((item.id, shown.filing.doc_sha256))
-            note = [shown.status_label, shown.change, shown.disagreement, review.label if review else ""]
-            cell.comment = Comment(ILLEGAL_CHARACTERS_RE.sub("", "\n".join(n for n in note if n)), "auditor")
+        by_sha = {c.filing.doc_sha256: c for c in cells}
+        for column, (filing, change) in enumerate(columns, start=4):
+            shown = by_sha[filing.doc_sha256]
+            if change:
+                _put(sheet, row, column, shown.change)
+                continue
+            _matrix_cell(sheet.cell(row=row, column=column), shown, report, item.answer)
     legend = len(report.matrix.rows) + 3
     _put(sheet, legend, 1, "Status", bold=True)
-    for offset, (status, label) in enumerate(STATUS_LABELS.items(), start=1):
-        _put(sheet, legend + offset, 1, label).style = status
+    for offset, (status_name, label) in enumerate(STATUS_LABELS.items(), start=1):
+        _put(sheet, legend + offset, 1, label).style = status_name
+
+
+def _matrix_cell(cell: Any, shown: MatrixCell, report: RunReport, kind: str) -> None:
+    """One cell of the matrix: the figure as a number where there is one, styled by status,
+    with a note saying the status, the prior-year check and the review."""
+    status: str = shown.cell.status if shown.cell else "not_asked"
+    value: Any = shown.cell.short if shown.cell else "not asked yet"
+    if shown.cell and shown.cell.value is not None and kind in ("amount", "percent"):
+        value = shown.cell.value
+    _put(cell.parent, cell.row, cell.column, value)
+    cell.style = status
+    if isinstance(value, float):
+        cell.number_format = "#,##0.00" if abs(value) < 100 else "#,##0.0"
+    review = report.review.get((shown.item.id, shown.filing.doc_sha256))
+    note = [shown.status_label, shown.disagreement, review.label if review else ""]
+    cell.comment = Comment(ILLEGAL_CHARACTERS_RE.sub("", "\n".join(n for n in note if n)), "auditor")
 
 
 def _cells_sheet(sheet: Worksheet, report: RunReport) -> None:

@@ -46,24 +46,28 @@ def _anchor(shown: MatrixCell) -> str:
 
 def _matrix_table(report: RunReport) -> str:
     e = html.escape
-    head = "".join(f"<th>{e(f.label)}</th>" for f in report.matrix.filings)
+    columns = report.matrix.columns()
+    head = "".join(f"<th>{e(f.label + (' Δ y/y' if change else ''))}</th>" for f, change in columns)
     rows = [f"<table class='matrix'><tr><th>Item</th>{head}</tr>"]
     for item, cells in report.matrix.rows:
-        tds = []
-        for shown in cells:
-            status = shown.cell.status if shown.cell else "not_asked"
-            review = report.review.get((item.id, shown.filing.doc_sha256))
-            signed = (
-                f"<br><small>{e(review.label)}</small>"
-                if review and (review.signoff or review.lapsed)
-                else ""
-            )
-            flag = f"<br><small class='bad'>{e(shown.disagreement)}</small>" if shown.disagreement else ""
-            tds.append(
-                f"<td class='s-{status}'><a href='#{_anchor(shown)}'>{e(shown.text)}</a>{flag}{signed}</td>"
-            )
+        by_sha = {c.filing.doc_sha256: c for c in cells}
+        tds = [
+            f"<td>{e(by_sha[f.doc_sha256].change)}</td>"
+            if change
+            else _matrix_td(report, by_sha[f.doc_sha256])
+            for f, change in columns
+        ]
         rows.append(f"<tr><th title='{e(item.question)}'>{e(item.id)}</th>{''.join(tds)}</tr>")
     return "".join(rows) + "</table>"
+
+
+def _matrix_td(report: RunReport, shown: MatrixCell) -> str:
+    e = html.escape
+    status = shown.cell.status if shown.cell else "not_asked"
+    review = report.review.get((shown.item.id, shown.filing.doc_sha256))
+    signed = f"<br><small>{e(review.label)}</small>" if review and (review.signoff or review.lapsed) else ""
+    flag = f"<br><small class='bad'>{e(shown.disagreement)}</small>" if shown.disagreement else ""
+    return f"<td class='s-{status}'><a href='#{_anchor(shown)}'>{e(shown.text)}</a>{flag}{signed}</td>"
 
 
 def _cell_section(report: RunReport, shown: MatrixCell, index: Any, dpi: int | None) -> str:

@@ -34,7 +34,7 @@ _ACTIVE = ("queued", "running")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LEGEND = (
     "✓ verified · ! numbers unverified · ◦ evidence only (no model) · ∅ not found · ✗ error · "
-    "⚠ the next year's filing reports this year differently · ✔ signed off · ⟲ sign-off lapsed"
+    "⚠ the next year's filing reports this year differently · ✔ signed off (by) · ⟲ sign-off lapsed"
 )
 
 
@@ -190,17 +190,19 @@ def _column_names(filings: list[FilingRef]) -> list[str]:
 
 
 def _matrix(matrix: Matrix, review: dict[tuple[str, str], CellReview]) -> None:
-    names = _column_names(matrix.filings)
+    names = dict(zip((f.doc_sha256 for f in matrix.filings), _column_names(matrix.filings), strict=True))
     rows, colours = [], []
     for item, cells in matrix.rows:
         row, colour = {"Item": item.id}, {"Item": ""}
-        for name, cell in zip(names, cells, strict=True):
-            reviewed = review.get((item.id, cell.filing.doc_sha256))
-            mark = " ✔" if reviewed and reviewed.signoff else " ⟲" if reviewed and reviewed.lapsed else ""
-            row[name] = cell.text + mark
-            colour[name] = (
-                f"background-color: #{STATUS_FILLS[cell.cell.status if cell.cell else 'not_asked']}"
-            )
+        by_sha = {c.filing.doc_sha256: c for c in cells}
+        for filing, change in matrix.columns():
+            cell, name = by_sha[filing.doc_sha256], names[filing.doc_sha256]
+            if change:
+                row[f"{name} Δ y/y"], colour[f"{name} Δ y/y"] = cell.change, ""
+                continue
+            row[name] = cell.text + _review_mark(review.get((item.id, filing.doc_sha256)))
+            status = cell.cell.status if cell.cell else "not_asked"
+            colour[name] = f"background-color: #{STATUS_FILLS[status]}"
         rows.append(row)
         colours.append(colour)
     frame = pd.DataFrame(rows)
@@ -212,11 +214,19 @@ def _matrix(matrix: Matrix, review: dict[tuple[str, str], CellReview]) -> None:
     st.caption(LEGEND)
     picked = event.selection.cells if event else []
     state = st.session_state
-    if picked and picked[0] != state.get("matrix-picked") and picked[0][1] in names:
+    by_name = {name: sha for sha, name in names.items()}
+    if picked and picked[0] != state.get("matrix-picked") and picked[0][1] in by_name:
         row_at, column = picked[0]
         state["matrix-picked"] = picked[0]
         state["cell-item"] = matrix.rows[row_at][0].id
-        state["cell-filing"] = matrix.filings[names.index(column)].doc_sha256
+        state["cell-filing"] = by_name[column]
+
+
+def _review_mark(reviewed: CellReview | None) -> str:
+    """ " ✔ Rita" for a signed-off cell (a reviewer's first name), " ⟲" for a lapsed sign-off."""
+    if reviewed and reviewed.signoff:
+        return f" ✔ {reviewed.signoff.reviewer.split()[0] if reviewed.signoff.reviewer.split() else ''}"
+    return " ⟲" if reviewed and reviewed.lapsed else ""
 
 
 def _cell(wb: Workbench, store: RunStore, spec: RunSpec, matrix: Matrix,
