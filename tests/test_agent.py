@@ -206,6 +206,16 @@ def test_questions_at_once_are_spread_over_the_endpoints(server, ulta_index, set
         assert all(len({c.endpoint for c in r.calls}) == 1 for r in results)
 
 
+def test_questions_one_at_a_time_stay_on_the_first_endpoint(server, ulta_index, set_env):
+    """With nothing else in flight, the first endpoint (the primary) answers; others stand by."""
+    with FakeLLM() as standby:
+        set_env(llm_endpoint=f"{server.url},{standby.url}")
+        server.responder = model(grader_keeping(NET_SALES), net_sales_answer)
+        for _ in range(2):
+            assert run(QUESTION, ulta_index)[0].mode == "answered"
+        assert len(server.requests) == 4 and not standby.requests
+
+
 def test_rate_limits_and_server_errors_are_retried(server, ulta_index):
     server.queue(Reply(status=429, headers={"Retry-After": "0.1"}), Reply(status=503))
     server.responder = model(grader_keeping(NET_SALES), net_sales_answer)
