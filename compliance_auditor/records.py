@@ -352,3 +352,35 @@ class FeedbackRecord(ChainedRecord):
     answer_hash: str
     rating: Literal["up", "down"]
     comment: str = ""
+
+
+# --------------------------------------------------------------------------- tie-out
+
+
+class TieFigure(BaseModel):
+    """A figure a check involves, and where it stands."""
+
+    label: str = Field(description="The row's label.")
+    text: str = Field(description="The figure as printed.")
+    value: float
+    page: int = Field(description="0-based page.")
+    box: list[float] = Field(description="The row's box on the page, in PDF points (x0, top, x1, bottom).")
+    column: int = Field(description="Which figure column of the table (0: the first).")
+
+
+class TieCheck(BaseModel):
+    """One deterministic check of a filing's figures: a total against its components."""
+
+    doc_sha256: str = ""
+    kind: Literal["foot"] = "foot"
+    statement: str = Field(description="income statement, balance sheet, cash flow statement, …")
+    heading: str = ""
+    page: int = 0
+    total: list[TieFigure] = Field(description="The total, one figure per column.")
+    components: list[TieFigure] = []
+    signs: list[int] = Field(default=[], description="+1 or -1 per component, as they were summed.")
+    arithmetic: list[str] = Field(default=[], description="Per column, written out.")
+    outcome: Literal["ties", "off", "unchecked"]
+    column: int | None = Field(default=None, description="off: the column that does not tie.")
+    difference: float = Field(default=0.0, description="off: stated total minus the sum.")
+    reason: str = ""

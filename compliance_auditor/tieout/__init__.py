@@ -1,0 +1,1 @@
+"""Checks that need no model: a filing's statements tie out."""
