@@ -13,6 +13,7 @@ the same signs, tie in every other column; a total that ties nowhere is "could n
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections import Counter
@@ -41,6 +42,9 @@ class Row:
     figures: list[Number]
     page: int
     box: list[float]
+    partial: bool = False
+    """Fewer figures than the table has columns (a blank or unreadable cell): read as zeros at
+    the end, so a total that does not tie over it is not called off."""
 
     def figure(self, column: int) -> TieFigure:
         number = self.figures[column]
@@ -65,7 +69,12 @@ def statement_rows(block: Block) -> list[Row]:
     if not widths:
         return []
     columns = widths.most_common(1)[0][0]
-    return [r for r in read if len(r.figures) == columns and r.label]
+    zero = Number("0", 0.0, 0.0, False, False)
+    return [
+        r if len(r.figures) == columns
+        else dataclasses.replace(r, figures=r.figures + [zero] * (columns - len(r.figures)), partial=True)
+        for r in read if r.label and 0 < len(r.figures) <= columns
+    ]  # fmt: skip
 
 
 def _figures(cell: str) -> list[Number]:
@@ -149,7 +158,10 @@ def _check(found: Found | None, live: list[Row], total: Row, statement: str, hea
     check = TieCheck(**common, total=[total.figure(c) for c in columns],
                      components=[r.figure(c) for c in columns for r in components],
                      signs=list(signs), arithmetic=lines, outcome="ties")  # fmt: skip
-    if off is not None:
+    if off is not None and any(r.partial for r in components):
+        check.outcome = "unchecked"
+        check.reason = f"column {off + 1} does not tie, but a row within lacks a figure in some column"
+    elif off is not None:
         summed = sum(s * r.figures[off].value for s, r in zip(signs, components, strict=True))
         check.outcome, check.column = "off", off
         check.difference = total.figures[off].value - summed
