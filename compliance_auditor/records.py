@@ -372,7 +372,9 @@ class TieCheck(BaseModel):
     """One deterministic check of a filing's figures: a total against its components."""
 
     doc_sha256: str = ""
-    kind: Literal["foot"] = "foot"
+    kind: Literal["foot", "tie"] = Field(
+        default="foot", description="foot: a total and its rows; tie: two statements."
+    )
     statement: str = Field(description="income statement, balance sheet, cash flow statement, …")
     heading: str = ""
     page: int = 0

@@ -9,6 +9,7 @@ import sys
 
 from compliance_auditor.tieout.filing import statement_tables, tie_out
 from compliance_auditor.tieout.footing import foot
+from compliance_auditor.tieout.ties import cross_ties
 from compliance_auditor.verification.numbers import numbers_in
 from tests.support.filings import ULTA
 
@@ -47,3 +48,17 @@ def test_the_cli_prints_the_checks_as_json():
                           capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
     checks = json.loads(done.stdout)
     assert {c["outcome"] for c in checks} <= {"ties", "unchecked"} and checks[0]["doc_sha256"]
+
+
+def test_the_statements_tie_to_each_other():
+    ties = [c for c in tie_out(ULTA) if c.kind == "tie"]
+    assert len(ties) == 3 and {c.outcome for c in ties} == {"ties"}
+    assert "net income: 1,242,408 (p. 6) = 1,242,408 (p. 8)" in ties[0].arithmetic[0]  # the year's, not Q4's
+
+
+def test_a_balance_sheet_that_does_not_balance_is_off():
+    statement, heading, rows = next(t for t in statement_tables(ULTA) if t[0] == "balance sheet")
+    at = next(i for i, r in enumerate(rows) if r.label == "Total assets")
+    rows[at] = dataclasses.replace(rows[at], figures=[numbers_in("5,370,511")[0], *rows[at].figures[1:]])
+    (balance,) = cross_ties([(statement, heading, rows)])
+    assert balance.outcome == "off" and balance.difference == 100 and balance.column == 0

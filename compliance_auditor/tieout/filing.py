@@ -14,6 +14,7 @@ from compliance_auditor.parsing.metadata import extract_metadata, statement_kind
 from compliance_auditor.parsing.pdf import extract_pages
 from compliance_auditor.records import TieCheck
 from compliance_auditor.tieout.footing import Row, foot, statement_rows
+from compliance_auditor.tieout.ties import cross_ties
 
 PRIMARY = ("income statement", "balance sheet", "cash flow statement")
 
@@ -32,6 +33,9 @@ def statement_tables(path: Path) -> list[tuple[str, str, list[Row]]]:
 
 
 def tie_out(path: Path, doc_sha256: str = "") -> list[TieCheck]:
-    """Every total of the filing's primary statements, checked."""
-    return [check for statement, heading, rows in statement_tables(path)
-            for check in foot(rows, statement, heading, doc_sha256)]  # fmt: skip
+    """Every total of the filing's primary statements, checked, then the ties between them."""
+    tables = statement_tables(path)
+    footed = [
+        check for statement, heading, rows in tables for check in foot(rows, statement, heading, doc_sha256)
+    ]
+    return footed + cross_ties(tables, doc_sha256)
