@@ -33,10 +33,11 @@ def main() -> int:
         checks = tie_out(pdf)
         seconds = time.perf_counter() - started
         counts = {o: sum(1 for c in checks if c.outcome == o) for o in ("ties", "off", "unchecked")}
-        statements = {c.statement for c in checks}
+        statements = {c.statement for c in checks if c.kind == "foot"}
+        between = [c.outcome for c in checks if c.kind == "tie"]
         off = [f"p.{c.page + 1} {c.total[0].label}: {c.reason}" for c in checks if c.outcome == "off"]
         rows.append({"filing": pdf.name, "seconds": round(seconds, 2), "statements": sorted(statements),
-                     **counts, "off_detail": off})  # fmt: skip
+                     **counts, "ties_between": between, "off_detail": off})  # fmt: skip
         print(f"{pdf.name:40} {counts['ties']:3} tie {counts['off']:2} off {counts['unchecked']:3} unchecked "
               f"{len(statements)} statements {seconds:5.1f} s")  # fmt: skip
     total = {o: sum(r[o] for r in rows) for o in ("ties", "off", "unchecked")}
@@ -47,6 +48,9 @@ def main() -> int:
         "false_alarm_rate": round(total["off"] / checked, 4) if checked else None,
         "tied_share_of_totals": round(total["ties"] / max(1, sum(total.values())), 3),
         "filings_with_all_three_statements": sum(1 for r in rows if len(r["statements"]) == 3),
+        "ties_between_statements": {
+            o: sum(r["ties_between"].count(o) for r in rows) for o in ("ties", "off", "unchecked")
+        },
         "seconds_p50": statistics.median(r["seconds"] for r in rows) if rows else None,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
