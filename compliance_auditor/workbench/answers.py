@@ -31,12 +31,7 @@ def select_citation(i: int) -> None:
 def show_answer(wb: Workbench, i: int, result: AnswerRecord, analyst: str) -> None:
     """The answer first, its problems marked where they are, then one summary line, the sources,
     and one notice for how it came about (no model, a remote endpoint, passages left out)."""
-    st.markdown(marked_answer(result))
-    if line := summary_line(result):
-        st.caption(line)
-    if found := problems(result):
-        with st.expander(f"{len(found)} problem(s) found by the check"):
-            st.markdown("\n".join(f"- {shown(p)}" for p in found))
+    show_checked_answer(result)
     sources = result.citations if result.mode == "answered" else result.evidence
     if sources:
         pages = {c.n: f"[{c.n}]{'⁺' if c.added else ''} p.{c.page + 1}" for c in sources}
@@ -50,6 +45,16 @@ def show_answer(wb: Workbench, i: int, result: AnswerRecord, analyst: str) -> No
     )
     if result.hash:
         _answer_tools(wb, i, result, analyst)
+
+
+def show_checked_answer(result: AnswerRecord) -> None:
+    """The answer with its problems marked inline, the check's summary line, and the problems."""
+    st.markdown(marked_answer(result))
+    if line := summary_line(result):
+        st.caption(line)
+    if found := problems(result):
+        with st.expander(f"{len(found)} problem(s) found by the check"):
+            st.markdown("\n".join(f"- {shown(p)}" for p in found))
 
 
 def _answer_tools(wb: Workbench, i: int, result: AnswerRecord, analyst: str) -> None:

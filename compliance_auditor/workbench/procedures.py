@@ -25,9 +25,8 @@ from compliance_auditor.procedures.scope import ScopeError, resolve_among
 from compliance_auditor.procedures.workbook import STATUS_FILLS, workbook_bytes
 from compliance_auditor.procedures.workpaper import run_workpaper_html
 from compliance_auditor.records import VERDICTS
-from compliance_auditor.workbench.answers import show_source
+from compliance_auditor.workbench.answers import show_checked_answer, show_source
 from compliance_auditor.workbench.display import shown
-from compliance_auditor.workbench.marks import marked_answer, problems, summary_line
 from compliance_auditor.workbench.resources import Workbench
 
 _ACTIVE = ("queued", "running")
@@ -268,12 +267,7 @@ def _record(audit_log: Path | None, answer_hash: str) -> Any:
 def _answer(wb: Workbench, record: Any) -> None:
     answer, source = st.columns([1, 1], gap="large")
     with answer:
-        st.markdown(marked_answer(record))
-        if line := summary_line(record):
-            st.caption(line)
-        if found := problems(record):
-            with st.expander(f"{len(found)} problem(s) found by the check"):
-                st.markdown("\n".join(f"- {shown(p)}" for p in found))
+        show_checked_answer(record)
         sources = record.citations or record.evidence  # the trail keeps what was cited or shown
         pages = {c.n: f"[{c.n}]{'⁺' if c.added else ''} p.{c.page + 1}" for c in sources}
         n = st.pills(
