@@ -263,6 +263,10 @@ class Settings(BaseSettings):
         return "documents"
 
     @property
+    def tieout_table(self) -> str:
+        return "tieouts"
+
+    @property
     def audit_log_path(self) -> Path:
         return self.audit_log or self.logs_dir / "audit.jsonl"
 

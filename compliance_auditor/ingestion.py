@@ -2,7 +2,8 @@
 
 For each file: its sha256 (a file already indexed is skipped), then parsing in a child
 process (`parsing.worker`), then the chunks embedded with their context line and committed to
-the index in one write. The next document is parsed while the current one is embedded.
+the index in one write, and the primary statements the parser read tied out and stored beside
+them (`tieout`). The next document is parsed while the current one is embedded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from compliance_auditor.parsing.metadata import context_line
 from compliance_auditor.parsing.pdf import IngestError
 from compliance_auditor.parsing.worker import ParseJob
 from compliance_auditor.records import FilingMetadata, ParsedFiling
+from compliance_auditor.tieout.stored import tie_out_tables
 
 log = get_logger("ingest", "ingest.jsonl")
 
@@ -46,6 +48,7 @@ class IngestSummary:
     embed_seconds: float = 0.0
     embed_cpu_seconds: float = 0.0
     parse_cpu_seconds: float = 0.0
+    tieout_seconds: float = 0.0  # checking the statements the parser read, and storing the checks
     failures: list[tuple[str, str]] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # indexed, but not as asked
@@ -61,6 +64,7 @@ class IngestSummary:
             "seconds": round(self.seconds, 2), "embed_seconds": round(self.embed_seconds, 2),
             "embed_cpu_seconds": round(self.embed_cpu_seconds, 2),
             "parse_cpu_seconds": round(self.parse_cpu_seconds, 2),
+            "tieout_seconds": round(self.tieout_seconds, 2),
             "pages_per_s": round(self.pages_per_s, 2),
             "failures": [{"file": f, "reason": r} for f, r in self.failures],
             "notes": [{"file": f, "note": n} for f, n in self.notes],
@@ -190,6 +194,10 @@ def _index_document(batch: _Batch, parsed: ParsedFiling) -> None:
     version = index.add_document(
         document_row(parsed, index.embedder.name), chunk_rows(parsed, texts, vectors)
     )
+    tieout_started = time.perf_counter()
+    tieout = tie_out_tables(parsed.statements, parsed.sha256, parsed.filename, version)
+    index.put_tieout(tieout)
+    summary.tieout_seconds += time.perf_counter() - tieout_started
     summary.added += 1
     summary.pages += parsed.page_count
     summary.chunks += len(parsed.chunks)
@@ -203,6 +211,7 @@ def _index_document(batch: _Batch, parsed: ParsedFiling) -> None:
         "file": parsed.filename, "sha256": parsed.sha256, "status": parsed.status,
         "pages": parsed.page_count, "chunks": len(parsed.chunks), "parse_s": round(parsed.seconds, 3),
         "parser": parsed.parser, "table_version": version,
+        "tieout": dict(Counter(c.outcome for c in tieout.checks)),
         "boilerplate": dict(Counter(parsed.boilerplate.values())),
         "metadata": parsed.meta.__dict__}})  # fmt: skip
     if parsed.parser_note:

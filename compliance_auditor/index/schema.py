@@ -1,9 +1,10 @@
-"""The index's two tables, their columns, and the rows written into them.
+"""The index's tables, their columns, and the rows written into them.
 
 `chunks` holds one row per chunk: its text, the context line it was embedded with
 (`search_text`, also full-text indexed), its place (page, box, page size), the filing's
 metadata (so searches can filter on it) and its vector. `documents` holds one row per file,
-by sha256, with its status: only `ok` and `needs_ocr` filings are searchable.
+by sha256, with its status: only `ok` and `needs_ocr` filings are searchable. `tieouts` holds a
+filing's tie-out (its statement tables and checks), written with its chunks, deleted with them.
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ DOCUMENT_SCHEMA = pa.schema(
         ("seconds", pa.float64()),
     ]
 )
+
+
+TIEOUT_SCHEMA = pa.schema(
+    [
+        ("doc_sha256", pa.string()),
+        ("version", pa.int32()),
+        ("record", pa.string()),
+    ]
+)
+"""One row per filing: its `FilingTieOut` as JSON, with the tie-out's version beside it."""
 
 
 def chunk_rows(parsed: ParsedFiling, search_texts: list[str], vectors: Any) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from compliance_auditor.index.embedder import Embedder, get_embedder
 from compliance_auditor.index.schema import (
     DOCUMENT_SCHEMA,
     SEARCHABLE_STATUS,
+    TIEOUT_SCHEMA,
     chunk_schema,
     failure_row,
     now,
@@ -32,7 +33,7 @@ from compliance_auditor.index.schema import (
 from compliance_auditor.index.search import SearchResult
 from compliance_auditor.logs import get_logger
 from compliance_auditor.questions import derive_filters
-from compliance_auditor.records import FILING_FIELDS, SearchMode
+from compliance_auditor.records import FILING_FIELDS, FilingTieOut, SearchMode
 
 log = get_logger("database", "database.jsonl")
 
@@ -56,6 +57,7 @@ class AuditIndex:
         self._embedder = embedder
         self._lock = threading.Lock()
         self.documents = self._open(settings.documents_table, DOCUMENT_SCHEMA)
+        self.tieouts = self._open(settings.tieout_table, TIEOUT_SCHEMA)
         self._chunks: Any = None
         self._indexes_dirty = False
         self._indexes_checked = False
@@ -128,6 +130,22 @@ class AuditIndex:
             self._put_document(doc)
             return doc["table_version"]
 
+    def put_tieout(self, tieout: FilingTieOut) -> None:
+        """Store a filing's tie-out in place of any earlier one."""
+        row = {"doc_sha256": tieout.doc_sha256, "version": tieout.version, "record": tieout.model_dump_json()}
+        with self._lock:
+            (
+                self.tieouts.merge_insert("doc_sha256")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(pa.Table.from_pylist([row], schema=TIEOUT_SCHEMA))
+            )
+
+    def tieout(self, sha256: str) -> FilingTieOut | None:
+        """A filing's stored tie-out, if one was computed."""
+        rows = self.tieouts.search().where(col("doc_sha256") == lit(sha256)).limit(1).to_list()
+        return FilingTieOut.model_validate_json(rows[0]["record"]) if rows else None
+
     def record_failure(self, sha256: str, filename: str, path: str, error: str) -> None:
         with self._lock:
             self._put_document(failure_row(sha256, filename, path, error))
@@ -148,6 +166,7 @@ class AuditIndex:
             if self.get_document(sha256) is None:
                 return False
             self.chunks.delete(col("doc_sha256") == lit(sha256))
+            self.tieouts.delete(col("doc_sha256") == lit(sha256))
             self.documents.delete(col("sha256") == lit(sha256))
             self._indexes_dirty = True
             return True
@@ -197,8 +216,6 @@ class AuditIndex:
             "pages": sum(d["pages"] or 0 for d in docs),
             "version": self.version(),
         }
-
-    # ----- search
 
     # ----- search
 
@@ -276,6 +293,7 @@ class PinnedIndex(AuditIndex):
         self._embedder = live.embedder
         self._lock = threading.Lock()
         self.documents = self._checked_out(settings.documents_table, tag)
+        self.tieouts = live.tieouts
         self._chunks = self._checked_out(settings.chunk_table, tag)
         self._indexes_dirty = False
         self._indexes_checked = True

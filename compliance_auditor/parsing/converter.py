@@ -25,6 +25,7 @@ from compliance_auditor.parsing.chunking import WindowFitter, chunk_blocks
 from compliance_auditor.parsing.hi_res import blocks_from_elements, choose_parser, run_hi_res
 from compliance_auditor.parsing.metadata import apply_overrides, extract_metadata
 from compliance_auditor.parsing.pdf import IngestError, extract_pages
+from compliance_auditor.parsing.statements import statement_tables
 from compliance_auditor.records import ParsedFiling
 
 
@@ -91,6 +92,7 @@ def parse_document(
     tokenizer = Path(opts.tokenizer_file) if opts.tokenizer_file else None
     chunks = chunk_blocks(blocks, meta, WindowFitter(tokenizer, opts.max_tokens), opts.chunk_max_chars)
     boilerplate = boilerplate_pages(pages) if opts.skip_boilerplate else {}
+    statements = statement_tables(blocks)
     content = [c for c in chunks if c.page not in boilerplate]
     if not content:  # a document that is all formality is still indexed, never left empty
         content, boilerplate = chunks, {}
@@ -109,4 +111,5 @@ def parse_document(
         parser_note=parser_note,
         boilerplate=boilerplate,
         cpu_seconds=time.process_time() - cpu_start,
+        statements=statements,
     )

@@ -1,7 +1,8 @@
-"""A filing's primary statements, parsed from its PDF, each table footed.
+"""A filing's tie-out: its primary statements footed, then tied to each other.
 
-Parsing runs in this process with the layout parser (no OCR, no embedding): about 0.1–2 s a
-filing. The tables footed are those under a heading that names a primary statement.
+`check_tables` works on the tables the parser read (at ingestion, in the parser's process, for
+free); `tie_out` parses a PDF for them first, with the layout parser (no OCR, no embedding):
+about 0.1–2 s a filing.
 """
 
 from __future__ import annotations
@@ -10,32 +11,27 @@ from pathlib import Path
 
 from compliance_auditor.parsing.blocks import build_blocks
 from compliance_auditor.parsing.converter import ParseOptions
-from compliance_auditor.parsing.metadata import extract_metadata, statement_kind
+from compliance_auditor.parsing.metadata import extract_metadata
 from compliance_auditor.parsing.pdf import extract_pages
-from compliance_auditor.records import TieCheck
-from compliance_auditor.tieout.footing import Row, foot, statement_rows
+from compliance_auditor.parsing.statements import statement_tables
+from compliance_auditor.records import StatementTable, TieCheck
+from compliance_auditor.tieout.footing import foot
 from compliance_auditor.tieout.ties import cross_ties
 
-PRIMARY = ("income statement", "balance sheet", "cash flow statement")
 
-
-def statement_tables(path: Path) -> list[tuple[str, str, list[Row]]]:
-    """(statement, heading, rows) of every table under a primary statement's heading."""
+def read_statements(path: Path) -> list[StatementTable]:
+    """The tables of a filing's primary statements, parsed from its PDF."""
     options = ParseOptions.from_settings(tokenizer_file=None, max_tokens=256)
     pages = extract_pages(path, options)
-    blocks = build_blocks(pages, extract_metadata(pages, path.name).form_type)
-    found = []
-    for block in blocks:
-        statement = statement_kind(block.heading) if block.kind == "table" else ""
-        if statement in PRIMARY:
-            found.append((statement, block.heading, statement_rows(block)))
-    return found
+    return statement_tables(build_blocks(pages, extract_metadata(pages, path.name).form_type))
+
+
+def check_tables(tables: list[StatementTable], doc_sha256: str = "") -> list[TieCheck]:
+    """Every total of the tables, checked, then the ties between them."""
+    footed = [check for table in tables for check in foot(table, doc_sha256)]
+    return footed + cross_ties(tables, doc_sha256)
 
 
 def tie_out(path: Path, doc_sha256: str = "") -> list[TieCheck]:
     """Every total of the filing's primary statements, checked, then the ties between them."""
-    tables = statement_tables(path)
-    footed = [
-        check for statement, heading, rows in tables for check in foot(rows, statement, heading, doc_sha256)
-    ]
-    return footed + cross_ties(tables, doc_sha256)
+    return check_tables(read_statements(path), doc_sha256)

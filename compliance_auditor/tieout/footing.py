@@ -1,8 +1,8 @@
 """Footing: do a statement table's components add up to its totals, column by column?
 
-A table's rows are read from the parsed blocks (not the index, whose chunks split tables): a
-label, then its figures (parentheses are negatives, "—" is zero, "$" cells and percentage
-columns are dropped). Walking down the rows, each total ("Total …", "Net …", "Gross profit",
+A table's rows come from the parser (`parsing.statements`; not the index, whose chunks split
+tables): a label, then its figures, signed as printed (parentheses and "Less:" rows are
+negatives). Walking down the rows, each total ("Total …", "Net …", "Gross profit",
 "Operating income", "Income before …") is checked against the rows above it not yet summed
 into another total: first as printed (the shortest run of rows just above that adds up), then,
 for income statements only, with signs (expenses are printed positive and subtracted).
@@ -13,15 +13,11 @@ the same signs, tie in every other column; a total that ties nowhere is "could n
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
-from collections import Counter
-from dataclasses import dataclass
 
-from compliance_auditor.parsing.blocks import Block
-from compliance_auditor.records import TieCheck, TieFigure
-from compliance_auditor.verification.numbers import Number, numbers_in
+from compliance_auditor.parsing.statements import UNLABELLED_TOTAL
+from compliance_auditor.records import StatementRow, StatementTable, TieCheck
 
 _TOTAL = re.compile(
     r"^(total\b|net (sales|revenues?|income|loss|earnings|cash|increase|decrease|change)\b"
@@ -34,66 +30,17 @@ _SIGN_SEARCH_ROWS = 6
 """The most rows a signed search tries: more would tie by chance."""
 
 
-@dataclass(frozen=True)
-class Row:
-    """A table row with figures: its label, one figure per column, its page and box."""
-
-    label: str
-    figures: list[Number]
-    page: int
-    box: list[float]
-    partial: bool = False
-    """Fewer figures than the table has columns (a blank or unreadable cell): read as zeros at
-    the end, so a total that does not tie over it is not called off."""
-
-    def figure(self, column: int) -> TieFigure:
-        number = self.figures[column]
-        return TieFigure(label=self.label, text=number.text, value=number.value, page=self.page,
-                         box=self.box, column=column)  # fmt: skip
-
-
-def statement_rows(block: Block) -> list[Row]:
-    """The rows of a table that carry as many figures as most of its rows do (its columns)."""
-    read = []
-    for line, cells in zip(block.lines, block.rows(), strict=True):
-        figures = [n for cell in cells[1:] for n in _figures(cell)]
-        read.append(
-            Row(
-                cells[0].strip() if cells else "",
-                figures,
-                block.page,
-                [line.x0, line.top, line.x1, line.bottom],
-            )
-        )
-    widths = Counter(len(r.figures) for r in read if r.figures)
-    if not widths:
-        return []
-    columns = widths.most_common(1)[0][0]
-    zero = Number("0", 0.0, 0.0, False, False)
-    return [
-        r if len(r.figures) == columns
-        else dataclasses.replace(r, figures=r.figures + [zero] * (columns - len(r.figures)), partial=True)
-        for r in read if r.label and 0 < len(r.figures) <= columns
-    ]  # fmt: skip
-
-
-def _figures(cell: str) -> list[Number]:
-    cleaned = cell.replace("—", "0").replace("–", "0").replace("$", " ").strip()
-    if cleaned in ("", "-"):
-        return []
-    return [n for n in numbers_in(cleaned, skip_labels=False) if not n.percent]
-
-
 def is_total(label: str) -> bool:
-    return bool(_TOTAL.match(label.strip()))
+    return label == UNLABELLED_TOTAL or bool(_TOTAL.match(label.strip()))
 
 
-def foot(rows: list[Row], statement: str, heading: str, doc_sha256: str = "") -> list[TieCheck]:
+def foot(table: StatementTable, doc_sha256: str = "") -> list[TieCheck]:
     """Every total of a table, checked against the rows above it."""
     checks: list[TieCheck] = []
-    live: list[Row] = []
+    live: list[StatementRow] = []
+    statement, heading = table.statement, table.heading
     signed = statement == "income statement"
-    for row in rows:
+    for row in table.rows:
         if not is_total(row.label) or not live:
             live.append(row)
             continue
@@ -106,11 +53,11 @@ def foot(rows: list[Row], statement: str, heading: str, doc_sha256: str = "") ->
     return checks
 
 
-Found = tuple[list[Row], tuple[int, ...], int | None]
+Found = tuple[list[StatementRow], tuple[int, ...], int | None]
 """The components, their signs, and the one column that does not tie (None: all tie)."""
 
 
-def _tie(live: list[Row], total: Row, signed: bool) -> Found | None:
+def _tie(live: list[StatementRow], total: StatementRow, signed: bool) -> Found | None:
     """The shortest run of rows just above the total that adds up to it as printed (or, signed,
     with the first row added and the others added or subtracted), in every column but at most
     one; a run that ties everywhere wins over one that ties all but one column."""
@@ -137,14 +84,14 @@ def _signed(n: int) -> list[tuple[int, ...]]:
     return [(1, *rest) for rest in itertools.product((1, -1), repeat=n - 1) if -1 in rest]
 
 
-def _adds_up(rows: list[Row], signs: tuple[int, ...], total: Row, column: int) -> bool:
+def _adds_up(rows: list[StatementRow], signs: tuple[int, ...], total: StatementRow, column: int) -> bool:
     """Within the rounding of the figures as printed."""
     tolerance = sum(r.figures[column].tolerance for r in rows) + total.figures[column].tolerance
     summed = sum(s * r.figures[column].value for s, r in zip(signs, rows, strict=True))
     return abs(summed - total.figures[column].value) <= tolerance + 1e-9
 
 
-def _check(found: Found | None, live: list[Row], total: Row, statement: str, heading: str,
+def _check(found: Found | None, live: list[StatementRow], total: StatementRow, statement: str, heading: str,
            doc_sha256: str) -> TieCheck:  # fmt: skip
     common = {"doc_sha256": doc_sha256, "kind": "foot", "statement": statement, "heading": heading,
               "page": total.page}  # fmt: skip
@@ -171,7 +118,9 @@ def _check(found: Found | None, live: list[Row], total: Row, statement: str, hea
     return check
 
 
-def _arithmetic(components: list[Row], signs: tuple[int, ...], total: Row, column: int) -> str:
+def _arithmetic(
+    components: list[StatementRow], signs: tuple[int, ...], total: StatementRow, column: int
+) -> str:
     """'3,226,773 − 2,014,270 = 1,212,503; stated 1,212,503'."""
     terms = []
     for i, (sign, row) in enumerate(zip(signs, components, strict=True)):

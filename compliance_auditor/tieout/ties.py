@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import re
 
-from compliance_auditor.records import TieCheck
-from compliance_auditor.tieout.footing import Row
-
-Table = tuple[str, str, list[Row]]
+from compliance_auditor.records import StatementRow, StatementTable, TieCheck
 
 _NET_INCOME = re.compile(r"^net (income|earnings|loss|income \(loss\)|earnings \(loss\))$", re.IGNORECASE)
 _CASH = re.compile(r"^cash and (cash )?equivalents$", re.IGNORECASE)
@@ -24,7 +21,7 @@ _ASSETS = re.compile(r"^total assets$", re.IGNORECASE)
 _LIABILITIES_AND_EQUITY = re.compile(r"^total liabilities(,| and).*equity", re.IGNORECASE)
 
 
-def cross_ties(tables: list[Table], doc_sha256: str = "") -> list[TieCheck]:
+def cross_ties(tables: list[StatementTable], doc_sha256: str = "") -> list[TieCheck]:
     """The ties between statements the filing's tables allow."""
     checks = []
     pairs = [
@@ -37,25 +34,27 @@ def cross_ties(tables: list[Table], doc_sha256: str = "") -> list[TieCheck]:
         if firsts and others:
             paired = next((f for f in firsts if any(_same(f[1], o) for _, o in others)), firsts[0])
             checks.append(_match(paired, others, what, doc_sha256))
-    for _, heading, rows in (t for t in tables if t[0] == "balance sheet"):
-        assets = next((r for r in rows if _ASSETS.match(r.label)), None)
-        both = next((r for r in rows if _LIABILITIES_AND_EQUITY.match(r.label)), None)
+    for table in (t for t in tables if t.statement == "balance sheet"):
+        assets = next((r for r in table.rows if _ASSETS.match(r.label)), None)
+        both = next((r for r in table.rows if _LIABILITIES_AND_EQUITY.match(r.label)), None)
         if assets and both:
-            checks.append(_balance(assets, both, heading, doc_sha256))
+            checks.append(_balance(assets, both, table.heading, doc_sha256))
     return checks
 
 
-def _rows(tables: list[Table], kind: str, label: re.Pattern[str]) -> list[tuple[str, Row]]:
-    return [(heading, row) for statement, heading, rows in tables if statement == kind
-            for row in rows if label.search(row.label)]  # fmt: skip
+def _rows(tables: list[StatementTable], kind: str, label: re.Pattern[str]) -> list[tuple[str, StatementRow]]:
+    return [(t.heading, row) for t in tables if t.statement == kind
+            for row in t.rows if label.search(row.label)]  # fmt: skip
 
 
-def _same(a: Row, b: Row, column: int = 0) -> bool:
+def _same(a: StatementRow, b: StatementRow, column: int = 0) -> bool:
     x, y = a.figures[column], b.figures[column]
     return abs(x.value - y.value) <= x.tolerance + y.tolerance + 1e-9
 
 
-def _match(first: tuple[str, Row], others: list[tuple[str, Row]], what: str, doc_sha256: str) -> TieCheck:
+def _match(
+    first: tuple[str, StatementRow], others: list[tuple[str, StatementRow]], what: str, doc_sha256: str
+) -> TieCheck:
     heading, row = first
     twin = next(((h, r) for h, r in others if _same(row, r)), None)
     outcome = "ties" if twin else "unchecked"
@@ -73,7 +72,7 @@ def _match(first: tuple[str, Row], others: list[tuple[str, Row]], what: str, doc
     return check
 
 
-def _balance(assets: Row, both: Row, heading: str, doc_sha256: str) -> TieCheck:
+def _balance(assets: StatementRow, both: StatementRow, heading: str, doc_sha256: str) -> TieCheck:
     columns = range(min(len(assets.figures), len(both.figures)))
     off = [c for c in columns if not _same(assets, both, c)]
     check = TieCheck(doc_sha256=doc_sha256, kind="tie", statement="balance sheet", heading=heading,
