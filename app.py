@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from compliance_auditor.config import get_settings
-from compliance_auditor.workbench import ask, library, procedures, sidebar
+from compliance_auditor.workbench import ask, library, procedures, sidebar, tieout
 from compliance_auditor.workbench.resources import freeze_the_loaded_heap, load_workbench
 
 settings = get_settings()
@@ -26,7 +26,7 @@ st.session_state.setdefault("view", None)  # {"answer": i, "n": n, "page": page}
 with st.sidebar:
     filters, analyst = sidebar.render(workbench)
 
-ask_tab, procedures_tab, library_tab = st.tabs(["Ask", "Procedures", "Library"])
+ask_tab, procedures_tab, tieout_tab, library_tab = st.tabs(["Ask", "Procedures", "Tie-out", "Library"])
 with ask_tab:
     chat = ask.render_tab(workbench, analyst)
 
@@ -36,6 +36,9 @@ if question:
 
 with procedures_tab:
     procedures.render_tab(workbench, analyst)
+
+with tieout_tab:
+    tieout.render_tab(workbench)
 
 with library_tab:
     library.render_tab(workbench)

@@ -25,6 +25,13 @@ from compliance_auditor.records import AnswerRecord
 
 HIGHLIGHT_FILL = (255, 214, 0, 70)
 HIGHLIGHT_EDGE = (220, 38, 38, 255)
+# Boxes by role, as (fill, edge): a citation in red over yellow; in a tie-out, the components in
+# green and the total in blue, so which figures were summed into which shows at a glance.
+STYLES = {
+    "cited": (HIGHLIGHT_FILL, HIGHLIGHT_EDGE),
+    "component": ((22, 163, 74, 55), (21, 128, 61, 255)),
+    "total": ((37, 99, 235, 55), (29, 78, 216, 255)),
+}
 EDGE_PX = 3
 PAD_PT = 2.0
 # pdfium is not thread-safe, and the app renders from several sessions' threads.
@@ -61,30 +68,33 @@ def _rendered(pdf: str, mtime_ns: int, size: int, page: int, dpi: int) -> Image.
             document.close()
 
 
-def highlight(image: Image.Image, boxes: Sequence[tuple[str, Sequence[float]]], dpi: int) -> Image.Image:
-    """Draw each (label, box in points) on `image`: a translucent fill, a red edge, the label."""
+Box = tuple[str, Sequence[float]] | tuple[str, Sequence[float], str]
+"""(label, box in points), optionally with its role in `STYLES` ("cited" when left out)."""
+
+
+def highlight(image: Image.Image, boxes: Sequence[Box], dpi: int) -> Image.Image:
+    """Draw each box on `image`: a translucent fill, an edge in its role's colour, the label."""
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
-    for label, bbox in boxes:
+    for label, bbox, *role in boxes:
+        fill, edge = STYLES[role[0] if role else "cited"]
         x0, top, x1, bottom = bbox
         box = pixel_box((x0 - PAD_PT, top - PAD_PT, x1 + PAD_PT, bottom + PAD_PT), dpi)
-        draw.rectangle(box, fill=HIGHLIGHT_FILL, outline=HIGHLIGHT_EDGE, width=EDGE_PX)
+        draw.rectangle(box, fill=fill, outline=edge, width=EDGE_PX)
         if label:
             text_box = draw.textbbox((0, 0), label)
             width, height = text_box[2] + 6, text_box[3] + 4
             corner = (box[0], max(0, box[1] - height))
-            draw.rectangle((*corner, corner[0] + width, corner[1] + height), fill=HIGHLIGHT_EDGE)
+            draw.rectangle((*corner, corner[0] + width, corner[1] + height), fill=edge)
             draw.text((corner[0] + 3, corner[1] + 1), label, fill=(255, 255, 255, 255))
     return Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
 
 
-def snapshot(
-    pdf: str | Path, page: int, boxes: Sequence[tuple[str, Sequence[float]]], dpi: int | None = None
-) -> bytes:
+def snapshot(pdf: str | Path, page: int, boxes: Sequence[Box], dpi: int | None = None) -> bytes:
     """PNG of a page with its boxes highlighted (cached)."""
     dpi = dpi or config.get_settings().snapshot_dpi
     stat = os.stat(pdf)
-    frozen = tuple((label, tuple(float(v) for v in bbox)) for label, bbox in boxes)
+    frozen = tuple((label, tuple(float(v) for v in bbox), *role) for label, bbox, *role in boxes)
     return _snapshot(str(pdf), stat.st_mtime_ns, stat.st_size, page, frozen, dpi)
 
 

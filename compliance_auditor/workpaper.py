@@ -1,6 +1,7 @@
 """Workpapers: an answer record as a self-contained HTML or Markdown file, with every citation's
 page rendered and its box highlighted (`snapshots.py`), the verification verdicts and the
-record's hash. All model and filing text is escaped: the workpaper shows it, it never runs it.
+record's hash; and a filing's tie-out as HTML, its mismatches' pages boxed. All model and
+filing text is escaped: the workpaper shows it, it never runs it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from compliance_auditor.records import AnswerRecord, Citation, SignOffRecord
-from compliance_auditor.snapshots import Snapshots, citation_snapshots
+from compliance_auditor.records import AnswerRecord, Citation, FilingTieOut, SignOffRecord
+from compliance_auditor.snapshots import Snapshots, citation_snapshots, snapshot
+from compliance_auditor.tieout.report import OUTCOME_LABELS, boxes_by_page, check_title, grouped, tally
 
 VERIFY_COMMAND = "python -m compliance_auditor.audit verify"
 
@@ -214,6 +216,52 @@ def _md_citation(citation: Citation, snap: bytes | str | None, image_dir: Path |
 
 def _md_list(title: str, items: list[str]) -> list[str]:
     return [f"## {title}", "", *[f"- {md_escape(i)}" for i in items], ""] if items else []
+
+
+# --------------------------------------------------------------------------- tie-out
+
+_TIEOUT_CSS = ".off{background:#fee2e2}.unchecked{background:#f3f4f6}.ties{background:#dcfce7}"
+
+
+def tieout_html(tieout: FilingTieOut, pdf: Path | None, dpi: int | None = None) -> str:
+    """A filing's tie-out as one HTML page: its facts, every check by statement (mismatches
+    first) with the arithmetic written out, and each mismatch's page with its figures boxed
+    (components green, the total blue). `pdf` is the stored filing; None when it is missing."""
+    e = html.escape
+    name = tieout.doc_name or tieout.doc_sha256[:12]
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Tie-out: {e(name)}</title>"
+             f"<style>{HTML_CSS}{_TIEOUT_CSS}</style></head><body>"
+             f"<h1>Tie-out: {e(name)}</h1><table>"]  # fmt: skip
+    facts = [("Filing", name), ("sha256", tieout.doc_sha256), ("Result", tally(tieout.checks)),
+             ("Tie-out version", str(tieout.version)), ("Index version", str(tieout.index_version)),
+             ("Computed (UTC)", tieout.computed_at)]  # fmt: skip
+    parts += [f"<tr><th>{e(k)}</th><td class='hash'>{e(v)}</td></tr>" for k, v in facts]
+    parts.append("</table>")
+    for statement, checks in grouped(tieout.checks):
+        parts.append(f"<h2>{e(statement.capitalize())}: {e(tally(checks))}</h2><table>")
+        parts.append("<tr><th>Total</th><th>Outcome</th><th>Arithmetic, column by column</th></tr>")
+        for check in checks:
+            lines = "<br>".join(e(line) for line in [*check.arithmetic, check.reason] if line)
+            parts.append(f"<tr class='{check.outcome}'><td>{e(check_title(check))}</td>"
+                         f"<td>{e(OUTCOME_LABELS[check.outcome])}</td><td>{lines}</td></tr>")  # fmt: skip
+        parts.append("</table>")
+    parts.append(_mismatch_pages(tieout, pdf, dpi))
+    return "".join(parts) + "</body></html>"
+
+
+def _mismatch_pages(tieout: FilingTieOut, pdf: Path | None, dpi: int | None) -> str:
+    mismatches = [c for c in tieout.checks if c.outcome == "off"]
+    if not mismatches:
+        return "<p>Every checked total ties.</p>"
+    if pdf is None:
+        return "<p class='bad'>The stored filing is missing or has changed: no page is shown.</p>"
+    parts = ["<h2>Where the mismatches are</h2>"]
+    for check in mismatches:
+        parts.append(f"<h3>{html.escape(check_title(check))}: {html.escape(check.reason)}</h3>")
+        for page, boxes in boxes_by_page(check).items():
+            alt = html.escape(f"page {page + 1}, components in green, the total in blue")
+            parts.append(f"<p><img alt='{alt}' src='{_png_uri(snapshot(pdf, page, boxes, dpi))}'></p>")
+    return "".join(parts)
 
 
 # --------------------------------------------------------------------------- files
