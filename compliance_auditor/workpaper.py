@@ -10,6 +10,7 @@ import base64
 import html
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,15 +96,18 @@ blockquote{border-left:4px solid #dc2626;margin:0;padding:.25rem 1rem;background
 img{max-width:100%;border:1px solid #999}
 .answer{white-space:pre-wrap}
 .bad{color:#b91c1c}
+.off{background:#fee2e2}.unchecked{background:#f3f4f6}.ties{background:#dcfce7}
 """
 
 
-def render_html(record: AnswerRecord, snapshots: Snapshots, signoff: SignOffRecord | None = None) -> str:
-    """The workpaper as one HTML page: no script, no external resource, snapshots inlined."""
+def render_html(record: AnswerRecord, snapshots: Snapshots, signoff: SignOffRecord | None = None,
+                tieouts: Sequence[FilingTieOut] = ()) -> str:  # fmt: skip
+    """The workpaper as one HTML page: no script, no external resource, snapshots inlined; with
+    `tieouts`, the tie-out of each cited filing after the answer."""
     e = html.escape
     head = (f"<!doctype html><html><head><meta charset='utf-8'><title>Workpaper {e(record.id)}"
             f"</title><style>{HTML_CSS}</style></head><body><h1>Audit workpaper</h1>")  # fmt: skip
-    return head + answer_html(record, snapshots, signoff) + "</body></html>"
+    return head + answer_html(record, snapshots, signoff) + tieout_summary_html(tieouts) + "</body></html>"
 
 
 def answer_html(record: AnswerRecord, snapshots: Snapshots, signoff: SignOffRecord | None = None) -> str:
@@ -220,8 +224,6 @@ def _md_list(title: str, items: list[str]) -> list[str]:
 
 # --------------------------------------------------------------------------- tie-out
 
-_TIEOUT_CSS = ".off{background:#fee2e2}.unchecked{background:#f3f4f6}.ties{background:#dcfce7}"
-
 
 def tieout_html(tieout: FilingTieOut, pdf: Path | None, dpi: int | None = None) -> str:
     """A filing's tie-out as one HTML page: its facts, every check by statement (mismatches
@@ -230,7 +232,7 @@ def tieout_html(tieout: FilingTieOut, pdf: Path | None, dpi: int | None = None) 
     e = html.escape
     name = tieout.doc_name or tieout.doc_sha256[:12]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Tie-out: {e(name)}</title>"
-             f"<style>{HTML_CSS}{_TIEOUT_CSS}</style></head><body>"
+             f"<style>{HTML_CSS}</style></head><body>"
              f"<h1>Tie-out: {e(name)}</h1><table>"]  # fmt: skip
     facts = [("Filing", name), ("sha256", tieout.doc_sha256), ("Result", tally(tieout.checks)),
              ("Tie-out version", str(tieout.version)), ("Index version", str(tieout.index_version)),
@@ -247,6 +249,30 @@ def tieout_html(tieout: FilingTieOut, pdf: Path | None, dpi: int | None = None) 
         parts.append("</table>")
     parts.append(_mismatch_pages(tieout, pdf, dpi))
     return "".join(parts) + "</body></html>"
+
+
+def stored_tieouts(index: Any, doc_sha256s: Sequence[str]) -> list[FilingTieOut]:
+    """The stored tie-outs of these filings, in order, each once; a filing without one is left out."""
+    found = (index.tieout(sha) for sha in dict.fromkeys(doc_sha256s))
+    return [tieout for tieout in found if tieout is not None]
+
+
+def tieout_summary_html(tieouts: Sequence[FilingTieOut]) -> str:
+    """Each filing's tie-out in brief, for a workpaper about something else: the tally, then
+    every mismatch and every total that could not be checked, with the arithmetic."""
+    e = html.escape
+    parts = ["<h2>Tie-out of the filings</h2>"] if tieouts else []
+    for tieout in tieouts:
+        parts.append(f"<h3>{e(tieout.doc_name)}: {e(tally(tieout.checks))}</h3>")
+        notable = [c for _, checks in grouped(tieout.checks) for c in checks if c.outcome != "ties"]
+        if notable:
+            rows = "".join(
+                f"<tr class='{c.outcome}'><td>{e(check_title(c))}</td><td>{e(c.statement)}</td>"
+                f"<td>{e(OUTCOME_LABELS[c.outcome])}</td><td>{e(c.reason)}</td></tr>"
+                for c in notable
+            )
+            parts.append(f"<table>{rows}</table>")
+    return "".join(parts)
 
 
 def _mismatch_pages(tieout: FilingTieOut, pdf: Path | None, dpi: int | None) -> str:
@@ -281,7 +307,8 @@ def write(
     out = Path(out)
     snapshots = citation_snapshots(record, index, dpi)
     if fmt == "html":
-        text = render_html(record, snapshots, signoff)
+        cited = stored_tieouts(index, [c.doc_sha256 for c in record.citations or record.evidence[:1]])
+        text = render_html(record, snapshots, signoff, cited)
     else:
         text = render_markdown(record, snapshots, signoff, out.with_name(out.stem + "_files"))
     out.parent.mkdir(parents=True, exist_ok=True)

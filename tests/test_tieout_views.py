@@ -13,12 +13,14 @@ from lancedb.expr import col, lit
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from compliance_auditor import workpaper
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.records import StatementFigure
 from compliance_auditor.snapshots import STYLES, snapshot
 from compliance_auditor.tieout.report import boxes_by_page
 from compliance_auditor.tieout.stored import tie_out_tables
 from compliance_auditor.workpaper import tieout_html
+from tests.support.answers import answer_record
 from tests.support.filings import ROOT, ULTA
 
 APP = str(ROOT / "app.py")
@@ -111,3 +113,12 @@ def test_the_cli_ties_out_the_indexed_filings_and_stores_what_was_missing(ulta):
     assert tieout["doc_sha256"] == sha and tieout["checks"] and index.tieout(sha) is not None
     unknown = subprocess.run([*command, "no-such-filing"], capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "no indexed filing matches" in unknown.stderr
+
+
+def test_an_answer_workpaper_carries_the_tieout_of_the_filings_it_cites(ulta, tmp_path):
+    index = AuditIndex()
+    seed_cost_of_sales_error(index)
+    record = answer_record("net sales?", index.search("net sales", k=3))
+    page = workpaper.write(record, tmp_path / "paper.html", "html", index).read_text()
+    assert "Tie-out of the filings" in page and "1 do not tie" in page
+    assert "Gross profit, p. 6" in page and "off by 100" in page

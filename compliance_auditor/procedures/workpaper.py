@@ -13,7 +13,13 @@ from compliance_auditor.procedures.matrix import MatrixCell
 from compliance_auditor.procedures.report import RunReport
 from compliance_auditor.procedures.workbook import STATUS_FILLS
 from compliance_auditor.snapshots import citation_snapshots
-from compliance_auditor.workpaper import HTML_CSS, VERIFY_COMMAND, answer_html
+from compliance_auditor.workpaper import (
+    HTML_CSS,
+    VERIFY_COMMAND,
+    answer_html,
+    stored_tieouts,
+    tieout_summary_html,
+)
 
 _RUN_CSS = "".join(f".s-{status}{{background:#{colour}}}" for status, colour in STATUS_FILLS.items()) + (
     "section{border-top:2px solid #333;margin-top:2rem}.matrix td{min-width:8rem}"
@@ -34,6 +40,8 @@ def run_workpaper_html(report: RunReport, index: Any, dpi: int | None = None) ->
     for _, cells in report.matrix.rows:
         for shown in cells:
             parts.append(_cell_section(report, shown, index, dpi))
+    filings = [shown.filing.doc_sha256 for _, cells in report.matrix.rows for shown in cells]
+    parts.append(tieout_summary_html(stored_tieouts(index, filings)))
     parts.append(
         f"<p>Every record's hash can be checked with <code>{VERIFY_COMMAND}</code>.</p></body></html>"
     )

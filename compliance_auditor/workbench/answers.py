@@ -15,7 +15,7 @@ from compliance_auditor.snapshots import citation_snapshots, snapshot, stored_fi
 from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.marks import marked_answer, notices, problems, summary_line
 from compliance_auditor.workbench.resources import Workbench
-from compliance_auditor.workpaper import render_html, render_markdown
+from compliance_auditor.workpaper import render_html, render_markdown, stored_tieouts
 
 
 def select_citation(i: int) -> None:
@@ -91,7 +91,8 @@ def workpaper_text(wb: Workbench, answer_hash: str, fmt: str) -> str:
     snapshots = citation_snapshots(record, wb.index)
     signed = signoff_state(record.hash)
     if fmt == "html":
-        return render_html(record, snapshots, signed)
+        cited = stored_tieouts(wb.index, [c.doc_sha256 for c in record.citations or record.evidence[:1]])
+        return render_html(record, snapshots, signed, cited)
     return render_markdown(record, snapshots, signed)
 
 
