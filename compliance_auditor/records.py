@@ -404,7 +404,6 @@ class StatementTable(BaseModel):
     rows: list[StatementRow] = []
 
 
-
 class TieFigure(BaseModel):
     """A figure a check involves, and where it stands."""
 
@@ -414,14 +413,20 @@ class TieFigure(BaseModel):
     page: int = Field(description="0-based page.")
     box: list[float] = Field(description="The row's box on the page, in PDF points (x0, top, x1, bottom).")
     column: int = Field(description="Which figure column of the table (0: the first).")
+    doc_sha256: str = Field(
+        default="",
+        description="The filing it is in, when not the check's: a prior-period check's earlier one.",
+    )
 
 
 class TieCheck(BaseModel):
     """One deterministic check of a filing's figures: a total against its components."""
 
     doc_sha256: str = ""
-    kind: Literal["foot", "tie"] = Field(
-        default="foot", description="foot: a total and its rows; tie: two statements."
+    kind: Literal["foot", "tie", "eps", "prior"] = Field(
+        default="foot",
+        description="foot: a total and its rows; tie: two statements; eps: earnings per share against net "
+        "income over the weighted shares; prior: a prior-period figure against the earlier filing's.",
     )
     statement: str = Field(description="income statement, balance sheet, cash flow statement, …")
     heading: str = ""
@@ -430,9 +435,14 @@ class TieCheck(BaseModel):
     components: list[TieFigure] = []
     signs: list[int] = Field(default=[], description="+1 or -1 per component, as they were summed.")
     arithmetic: list[str] = Field(default=[], description="Per column, written out.")
-    outcome: Literal["ties", "off", "unchecked"]
-    column: int | None = Field(default=None, description="off: the column that does not tie.")
-    difference: float = Field(default=0.0, description="off: stated total minus the sum.")
+    outcome: Literal["ties", "off", "unchecked", "revised"] = Field(
+        description="ties; off (by `difference`, in `column`); unchecked (`reason` says why); revised: a "
+        "prior check whose figure differs from the earlier filing's (revised or restated, not an error)."
+    )
+    column: int | None = Field(default=None, description="off, revised: the column that does not tie.")
+    difference: float = Field(
+        default=0.0, description="off: stated total minus the sum; revised: this filing's minus earlier's."
+    )
     reason: str = ""
 
 
@@ -446,7 +456,6 @@ class FilingTieOut(BaseModel):
     computed_at: str = ""
     tables: list[StatementTable] = []
     checks: list[TieCheck] = []
-
 
 
 # --------------------------------------------------------------------------- disclosure changes
@@ -485,8 +494,8 @@ class DisclosureUnit(BaseModel):
         description="risk factor: a heading and the paragraphs under it (Item 1A); paragraph or table: "
         "one block under its heading (elsewhere, and Item 1A's introduction)."
     )
-    heading: str = Field(default="", description="A risk factor's own heading; a paragraph's heading above it.")
-    section: str = Field(default="", description="The group heading above, as 'Risks Related to Our Business'.")
+    heading: str = Field(default="", description="A risk factor's own heading; a paragraph's, the one above.")
+    section: str = Field(default="", description="The group heading above: 'Risks Related to Our Business'.")
     text: str = Field(description="The whole text: a risk factor's heading, then its paragraphs.")
     boxes: list[PageBox] = Field(description="One box per page the unit covers, in reading order.")
 
@@ -510,8 +519,8 @@ class UnitChange(BaseModel):
         description="added: only in the new filing; removed: only in the old; changed: matched, worded "
         "differently; unchanged: the same text after normalising spaces, quotes and case."
     )
-    old: DisclosureUnit | None = Field(default=None, description="The unit in the old filing (None when added).")
-    new: DisclosureUnit | None = Field(default=None, description="The unit in the new filing (None when removed).")
+    old: DisclosureUnit | None = Field(default=None, description="The unit in the old filing; None: added.")
+    new: DisclosureUnit | None = Field(default=None, description="The unit in the new filing; None: removed.")
     matched_by: Literal["identical", "wording", "meaning"] | None = Field(
         default=None,
         description="How the two were paired: the same normalised text, shared wording (word similarity), or "
@@ -536,7 +545,7 @@ class ItemComparison(BaseModel):
     old_title: str = Field(description="The Item's heading as the old filing prints it.")
     new_title: str = Field(description="The Item's heading as the new filing prints it.")
     changes: list[UnitChange] = Field(
-        description="Added (by new position), removed (by old position), changed, unchanged (by new position)."
+        description="Added (by new position), removed (by old position), changed, unchanged (by new one)."
     )
     counts: dict[str, int] = Field(description="Units per status, and 'moved'.")
 
