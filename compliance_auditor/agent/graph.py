@@ -4,6 +4,10 @@
         ↑                       ├→ retrieve (search again)
         └───────────────────────┘→ report_gap (give up)
 
+A question about what changed in a disclosure between years starts at compare_disclosures,
+which answers from the change report of the company's two 10-Ks (→ generate), or, with no
+such pair, hands over to retrieve.
+
 On the happy path that is two model round trips: grade and generate. `stream()` yields status
 lines and answer tokens as they happen, then the `AnswerRecord`, already sealed into the audit
 trail; `ask()` returns only the record.
@@ -21,6 +25,7 @@ from typing import Any, Literal
 from langgraph.graph import END, START, StateGraph
 
 from compliance_auditor import config, metrics
+from compliance_auditor.agent.changes import compare_disclosures, route_after_compare, route_question
 from compliance_auditor.agent.grading import grade
 from compliance_auditor.agent.nodes import generate, report_gap, retrieve, verify_answer
 from compliance_auditor.agent.planning import reflect, route_after_reflect
@@ -34,13 +39,15 @@ from compliance_auditor.records import AnswerRecord, CellRef
 
 def build_graph() -> Any:
     graph = StateGraph(AgentState, context_schema=Context)
+    graph.add_node("compare_disclosures", compare_disclosures)
     graph.add_node("retrieve", retrieve)
     graph.add_node("grade", grade)
     graph.add_node("reflect", reflect)
     graph.add_node("generate", generate)
     graph.add_node("verify", verify_answer)
     graph.add_node("report_gap", report_gap)
-    graph.add_edge(START, "retrieve")
+    graph.add_conditional_edges(START, route_question)
+    graph.add_conditional_edges("compare_disclosures", route_after_compare)
     graph.add_edge("retrieve", "grade")
     graph.add_edge("grade", "reflect")
     graph.add_conditional_edges("reflect", route_after_reflect)
