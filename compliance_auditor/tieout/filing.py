@@ -16,7 +16,7 @@ from compliance_auditor.parsing.pdf import extract_pages
 from compliance_auditor.parsing.statements import statement_tables
 from compliance_auditor.records import StatementTable, TieCheck
 from compliance_auditor.tieout.eps import eps_checks
-from compliance_auditor.tieout.footing import foot
+from compliance_auditor.tieout.footing import foot_tables
 from compliance_auditor.tieout.ties import cross_ties
 
 
@@ -29,7 +29,7 @@ def read_statements(path: Path) -> list[StatementTable]:
 
 def check_tables(tables: list[StatementTable], doc_sha256: str = "") -> list[TieCheck]:
     """Every total of the tables, checked, then the ties between them and earnings per share."""
-    footed = [check for table in tables for check in foot(table, doc_sha256)]
+    footed = foot_tables(tables, doc_sha256)
     return footed + cross_ties(tables, doc_sha256) + eps_checks(tables, doc_sha256)
 
 

@@ -23,21 +23,68 @@ _TOTAL = re.compile(
     r"^(total\b|net (sales|revenues?|income|loss|earnings|cash|increase|decrease|change)\b"
     r"|gross (profit|margin)\b|operating (income|loss|profit)\b"
     r"|income (loss )?before\b|(loss|earnings) before\b"
-    r"|cash,? (cash equivalents,? )?(and restricted cash )?(at|,)? ?end\b)",
+    r"|cash,? (cash equivalents,? )?(and restricted cash )?(at|,)? ?end\b)"
+    r"|[,—–-] ?net$",
     re.IGNORECASE,
 )
+_MAYBE_TOTAL = re.compile(
+    r"^net (sales|revenues?|change|increase|decrease)\b(?!.*\bcash\b)|non-?controlling|[,—–-] ?net$",
+    re.IGNORECASE,
+)
+"""Labels a total or a line item may carry ("Net sales", "Net change in short-term borrowings",
+"Property and equipment, net"): such a row is a total only where the rows above add up to it."""
+_MAYBE_TOTAL_CASH_FLOW = re.compile(r"^net (income|earnings|loss)\b", re.IGNORECASE)
+"""Net income opens the cash flows: a line, not a total, unless rows above add up to it."""
 _SIGN_SEARCH_ROWS = 6
 """The most rows a signed search tries: more would tie by chance."""
 
 
 def is_total(label: str) -> bool:
-    return label == UNLABELLED_TOTAL or bool(_TOTAL.match(label.strip()))
+    return label == UNLABELLED_TOTAL or bool(_TOTAL.search(label.strip()))
+
+
+def maybe_total(label: str, statement: str) -> bool:
+    """A label that may name a line item as well as a total."""
+    label = label.strip()
+    return bool(_MAYBE_TOTAL.search(label)) or (
+        statement == "cash flow statement" and bool(_MAYBE_TOTAL_CASH_FLOW.match(label))
+    )
 
 
 def foot(table: StatementTable, doc_sha256: str = "") -> list[TieCheck]:
     """Every total of a table, checked against the rows above it."""
+    return _foot(table, doc_sha256, [])[0]
+
+
+def foot_tables(tables: list[StatementTable], doc_sha256: str = "") -> list[TieCheck]:
+    """Every total of the tables, a table that goes on from the one before (the same statement,
+    on the same or the next page, as many columns) footed with the rows left above it: the
+    components of "Total liabilities and equity" sit across a page break or a sub-heading."""
     checks: list[TieCheck] = []
+    before: StatementTable | None = None
     live: list[StatementRow] = []
+    for table in tables:
+        carried = live if before is not None and _goes_on(before, table) else []
+        found, live = _foot(table, doc_sha256, carried)
+        checks += found
+        before = table
+    return checks
+
+
+def _goes_on(before: StatementTable, table: StatementTable) -> bool:
+    last = before.rows[-1] if before.rows else None
+    return (
+        last is not None and bool(table.rows) and before.statement == table.statement
+        and 0 <= table.page - last.page <= 1 and len(last.figures) == len(table.rows[0].figures)
+    )  # fmt: skip
+
+
+def _foot(
+    table: StatementTable, doc_sha256: str, carried: list[StatementRow]
+) -> tuple[list[TieCheck], list[StatementRow]]:
+    """The table's checks, and the rows left not summed into a total."""
+    checks: list[TieCheck] = []
+    live = list(carried)
     statement, heading = table.statement, table.heading
     signed = statement == "income statement"
     for row in table.rows:
@@ -45,12 +92,15 @@ def foot(table: StatementTable, doc_sha256: str = "") -> list[TieCheck]:
             live.append(row)
             continue
         found = _tie(live, row, signed)
+        if found is None and maybe_total(row.label, statement):
+            live.append(row)  # a line item named like a total
+            continue
         checks.append(_check(found, live, row, statement, heading, doc_sha256))
         if found and found[2] is None:
             live = [*live[: -len(found[0])], row]  # the components fold into their total
         else:
             live.append(row)
-    return checks
+    return checks, live
 
 
 Found = tuple[list[StatementRow], tuple[int, ...], int | None]
