@@ -203,6 +203,16 @@ class Settings(BaseSettings):
         "is kept busy while a cell searches).",
     )  # fmt: skip
 
+    disclosure_text_match: float = Field(
+        default=0.45, ge=0.0, le=1.0,
+        description="Disclosure changes: word similarity (0-1) from which a unit of the new filing is a "
+        "reworded unit of the old one; below it, only their meaning can pair them.",
+    )  # fmt: skip
+    disclosure_meaning_match: float = Field(
+        default=0.8, ge=0.0, le=1.0,
+        description="Disclosure changes: embedding cosine from which a unit is a rewrite of an old one.",
+    )  # fmt: skip
+
     server_address: str = Field(default="127.0.0.1", description="Where launch.sh serves the app.")
     server_port: int = Field(default=8503, description="The app's port.")
     llm_start_timeout_s: float = Field(

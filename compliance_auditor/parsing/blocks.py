@@ -18,8 +18,15 @@ from compliance_auditor.parsing.pdf import Line, PageText
 from compliance_auditor.records import FORM_10K, FORM_10Q
 
 NUMERIC_RE = re.compile(r"^[\$€£(]*\s*[-–—]?\s*[\d.,]*\d[\d.,]*\s*%?\)?%?$|^[-–—]+$|^\$?\s*\(?[-–—]\)?$")
-ITEM_RE = re.compile(r"^\s*item\s+(\d{1,2}[a-c]?)\s*[.:\-—–]?\s*(.*)$", re.IGNORECASE)
-_PART_RE = re.compile(r"^\s*part\s+(i{1,3}|iv)\b", re.IGNORECASE)
+# An Item's heading, as a line: "ITEM 1A. RISK FACTORS", "Item 7 - Management's Discussion ...",
+# "Item 1A Risk Factors 18" in a table of contents. A heading is short and not a sentence, so a
+# line that goes on after the number in lower case or with a comma ("Item 1A of this report",
+# "Item 7, Management's ..."), that holds a sentence break, or an 8-K's "Item 5.02" is not one.
+ITEM_RE = re.compile(
+    r"^\s*(?i:item)\s+(\d{1,2}[A-Ca-c]?)\b(?!\.\d)\s*(?:[.:\-—–]\s*)?"
+    r"(?![a-z,;])(?!.*[a-z]{2}[.?!]\s+\S)(\S.{0,200}?)?\s*$"
+)
+PART_RE = re.compile(r"^\s*part\s+(i{1,3}|iv)\b", re.IGNORECASE)
 YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
 _UNITS_RE = re.compile(r"in (millions|thousands|billions)|\((millions|thousands|dollars)", re.I)
 _PAGE_NUMBER_RE = re.compile(r"^(?:page\s+)?[-–]?\s*(?:\d{1,3}|[ivxl]{1,6})\s*[-–]?$", re.IGNORECASE)
@@ -48,7 +55,7 @@ class Block:
     def text(self) -> str:
         if self.kind == "table":
             return "\n".join(" | ".join(cells) for cells in self.rows())
-        return _join_wrapped(line.text for line in self.lines)
+        return join_wrapped(line.text for line in self.lines)
 
 
 def union_box(boxes: Iterable[list[float]]) -> list[float]:
@@ -61,7 +68,7 @@ def union_box(boxes: Iterable[list[float]]) -> list[float]:
     ]
 
 
-def _join_wrapped(lines: Iterable[str]) -> str:
+def join_wrapped(lines: Iterable[str]) -> str:
     text = ""
     for line in lines:
         if text.endswith("-") and line[:1].islower():
@@ -115,7 +122,7 @@ def is_header(line: Line) -> bool:
 
 def _is_title(line: Line) -> bool:
     text = line.text
-    if (ITEM_RE.match(text) or _PART_RE.match(text)) and len(text) < 200:
+    if (ITEM_RE.match(text) or PART_RE.match(text)) and len(text) < 200:
         return True
     if len(text) > 120 or text.endswith((".", ",", ";", ":")) or NUMERIC_RE.match(text):
         return False
@@ -260,7 +267,7 @@ def _tag_items(blocks: list[Block]) -> None:
     for block in blocks:
         if heads_per_page[block.page] < 4 and block.kind == "title":
             text = block.lines[0].text
-            if match := _PART_RE.match(text):
+            if match := PART_RE.match(text):
                 part, item = match.group(1).upper(), ""
             elif match := ITEM_RE.match(text):
                 item = match.group(1).upper()

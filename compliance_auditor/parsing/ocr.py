@@ -38,5 +38,5 @@ def read_words(page: Any, opts: ParseOptions) -> list[Char]:
         if len(cols) < 12 or not cols[11].strip() or float(cols[10]) < MIN_CONFIDENCE:
             continue
         left, top, width, height = (int(v) / scale for v in cols[6:10])
-        words.append((cols[11].strip(), left, top, left + width, top + height, True))
+        words.append((cols[11].strip(), left, top, left + width, top + height, True, 0))
     return words

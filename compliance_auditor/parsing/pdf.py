@@ -14,17 +14,21 @@ from __future__ import annotations
 import ctypes
 import re
 import statistics
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from compliance_auditor.parsing.fonts import BOLD, ITALIC, FontStyles
 
 if TYPE_CHECKING:
     from compliance_auditor.parsing.converter import ParseOptions
 
 PDF_MAGIC = b"%PDF-"
 
-# A character as the line builder sees it: (char, x0, top, x1, bottom, space_before).
-Char = tuple[str, float, float, float, float, bool]
+# A character as the line builder sees it: (char, x0, top, x1, bottom, space_before, style),
+# style being the BOLD | ITALIC bits of `fonts.py` (0 when fonts are not read).
+Char = tuple[str, float, float, float, float, bool, int]
 
 
 class IngestError(Exception):
@@ -41,6 +45,12 @@ class Line:
     x1: float
     bottom: float
     segments: list[str]
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    """Each segment's left and right edge (x0, x1); empty where unknown (OCR, hi_res)."""
+    bold: bool = False
+    italic: bool = False
+    """(Nearly) all its letters are set in a bold / an italic font; read only when
+    `extract_pages` is asked for fonts, False otherwise."""
 
     @property
     def height(self) -> float:
@@ -66,13 +76,17 @@ class PageText:
 _SKIP_CHARS = {0x20, 0x0D, 0x0A, 0x09, 0xA0, 0xFFFE, 0x02, 0x00}
 
 
-def _page_chars(textpage: Any, top: float, left: float) -> list[Char]:
-    """(char, x0, top, x1, bottom, space_before) for every visible character."""
+def _page_chars(textpage: Any, top: float, left: float, fonts: FontStyles | None = None) -> list[Char]:
+    """(char, x0, top, x1, bottom, space_before, style) for every visible character.
+
+    With `fonts`, the style is read at the start of each word and kept for the rest of it:
+    a font changes between words, and asking at every character would cost far more.
+    """
     from pypdfium2 import raw
 
     rect = raw.FS_RECTF()
     chars: list[Char] = []
-    space = False
+    space, style = False, 0
     handle = textpage.raw
     for i in range(raw.FPDFText_CountChars(handle)):
         code = raw.FPDFText_GetUnicode(handle, i)
@@ -82,9 +96,10 @@ def _page_chars(textpage: Any, top: float, left: float) -> list[Char]:
         raw.FPDFText_GetLooseCharBox(handle, i, ctypes.byref(rect))
         if rect.right <= rect.left:
             continue
-        chars.append(
-            (chr(code), rect.left - left, top - rect.top, rect.right - left, top - rect.bottom, space)
-        )
+        if fonts is not None and (space or not chars):
+            style = fonts.of_char(handle, i)
+        box = (rect.left - left, top - rect.top, rect.right - left, top - rect.bottom)
+        chars.append((chr(code), *box, space, style))
         space = False
     return chars
 
@@ -111,14 +126,17 @@ def _make_line(row: list[Char], page_index: int) -> Line | None:
     row.sort(key=lambda c: c[1])
     height = statistics.median(c[4] - c[2] for c in row) or 1.0
     segments: list[str] = []
+    spans: list[tuple[float, float]] = []
     current: list[str] = []
     prev_x1: float | None = None
-    for ch, x0, _top, x1, _bottom, space_before in row:
+    start = row[0][1]
+    for ch, x0, _top, x1, _bottom, space_before, _style in row:
         if prev_x1 is not None:
             gap = x0 - prev_x1
             if gap > 0.9 * height:
                 segments.append("".join(current).strip())
-                current = []
+                spans.append((start, prev_x1))
+                current, start = [], x0
             elif gap > 0.25 * height or (space_before and gap > -0.1 * height):
                 current.append(" ")
         if prev_x1 is not None and x1 <= prev_x1 and x0 < prev_x1 - 0.5 * height:
@@ -126,9 +144,12 @@ def _make_line(row: list[Char], page_index: int) -> Line | None:
         current.append(ch)
         prev_x1 = x1 if prev_x1 is None else max(x1, prev_x1)
     segments.append("".join(current).strip())
-    segments = [s for s in segments if s]
-    if not segments:
+    spans.append((start, prev_x1 if prev_x1 is not None else start))
+    kept = [(s, span) for s, span in zip(segments, spans, strict=True) if s]
+    if not kept:
         return None
+    bold, italic = _line_style(row)
+    segments, spans = [s for s, _ in kept], [span for _, span in kept]
     return Line(
         page=page_index,
         x0=min(c[1] for c in row),
@@ -136,22 +157,46 @@ def _make_line(row: list[Char], page_index: int) -> Line | None:
         x1=max(c[3] for c in row),
         bottom=max(c[4] for c in row),
         segments=segments,
+        spans=spans,
+        bold=bold,
+        italic=italic,
     )
 
 
-def extract_pages(path: Path, opts: ParseOptions) -> list[PageText]:
-    """Every page's lines, with OCR for pages that carry no text layer."""
+def _line_style(row: list[Char]) -> tuple[bool, bool]:
+    """Bold, italic: whether 90% of a line's letters are set so (a styled word does not count)."""
+    if not any(c[6] for c in row):
+        return False, False
+    letters = [c[6] for c in row if c[0].isalpha()] or [0]
+    share = [sum(1 for s in letters if s & style) / len(letters) for style in (BOLD, ITALIC)]
+    return share[0] >= 0.9, share[1] >= 0.9
+
+
+def extract_pages(
+    path: Path, opts: ParseOptions, fonts: bool = False, only: Collection[int] | None = None
+) -> list[PageText]:
+    """Every page's lines, with OCR for pages that carry no text layer.
+
+    `fonts` also reads whether each line is bold or italic (`Line.bold`, `Line.italic`), at
+    about a fifth more time; ingestion does not need it. `only` parses just those pages
+    (0-based), for a reader that knows where to look.
+    """
     from compliance_auditor.parsing.ocr import read_words
 
     pdf = open_pdf(path, opts.max_pages)
     pages: list[PageText] = []
+    styles = FontStyles() if fonts else None
     try:
         for index in range(len(pdf)):
+            if only is not None and index not in only:
+                continue
             page = pdf[index]
             left, bottom, right, top = page.get_bbox()
             width, height = right - left, top - bottom
             textpage = page.get_textpage()
-            lines = group_lines(_page_chars(textpage, top, left), index)
+            if styles is not None:
+                styles.new_page()
+            lines = group_lines(_page_chars(textpage, top, left, styles), index)
             info = PageText(index=index, width=width, height=height, lines=lines)
             if not lines and _has_images(page):
                 info.image_only = True
@@ -182,10 +227,13 @@ def open_pdf(path: Path, max_pages: int) -> Any:
     try:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
+        # The page tree first: pdfium refuses an empty one without an error code of its own, so
+        # its message may still be the last file's ("password required") in a process that
+        # opened an encrypted file before.
+        if re.search(rb"/Count\s+0\b", path.read_bytes()[-65536:]):
+            raise IngestError("the PDF has zero pages") from exc
         if "password" in str(exc).lower():
             raise IngestError("encrypted PDF: a password is required to open it") from exc
-        if re.search(rb"/Count\s+0\b", path.read_bytes()[-65536:]):
-            raise IngestError("the PDF has zero pages") from exc  # pdfium refuses an empty page tree
         raise IngestError(f"corrupt or truncated PDF ({exc})") from exc
     if len(pdf) == 0:
         pdf.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -9,25 +10,35 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def text_pdf(path: Path, pages: list[list[str]]) -> Path:
-    """A valid PDF whose pages carry the given lines in Helvetica, 12 pt, from the top left."""
+FONTS = ("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", "Helvetica-BoldOblique")
+"""The fonts a line may be set in: `text_pdf` takes a line as its text, or as (font, text)."""
+
+
+def text_pdf(path: Path, pages: Sequence[Sequence[str | tuple[str, str]]]) -> Path:
+    """A valid PDF whose pages carry the given lines in Helvetica, 12 pt, from the top left.
+
+    A line given as (font, text) is set in that font of `FONTS` (bold, italic); an empty line
+    leaves a gap, as between paragraphs.
+    """
     objects: list[bytes] = []
     kids = []
-    font_id = 3
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     objects.append(b"")  # pages tree, filled in below
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    for font in FONTS:
+        objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /%s >>" % font.encode())
+    font_refs = " ".join(f"/F{n + 1} {n + 3} 0 R" for n in range(len(FONTS))).encode()
     for lines in pages:
-        ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+        ops = ["BT", "14 TL", "72 720 Td"]
         for line in lines:
-            ops.append(f"({_escape(line)}) Tj T*")
+            font, text = line if isinstance(line, tuple) else (FONTS[0], line)
+            ops.append(f"/F{FONTS.index(font) + 1} 12 Tf ({_escape(text)}) Tj T*")
         ops.append("ET")
         stream = "\n".join(ops).encode("latin-1")
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
         content_id = len(objects)
         objects.append(
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-            b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (content_id, font_id)
+            b"/Resources << /Font << %s >> >> >>" % (content_id, font_refs)
         )
         kids.append(len(objects))
     kid_refs = " ".join(f"{k} 0 R" for k in kids).encode()
