@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from compliance_auditor.config import get_settings
-from compliance_auditor.workbench import ask, library, procedures, sidebar, tieout
+from compliance_auditor.workbench import ask, changes, library, procedures, sidebar, tieout
 from compliance_auditor.workbench.resources import freeze_the_loaded_heap, load_workbench
 
 settings = get_settings()
@@ -26,7 +26,9 @@ st.session_state.setdefault("view", None)  # {"answer": i, "n": n, "page": page}
 with st.sidebar:
     filters, analyst = sidebar.render(workbench)
 
-ask_tab, procedures_tab, tieout_tab, library_tab = st.tabs(["Ask", "Procedures", "Tie-out", "Library"])
+ask_tab, procedures_tab, tieout_tab, changes_tab, library_tab = st.tabs(
+    ["Ask", "Procedures", "Tie-out", "Changes", "Library"]
+)
 with ask_tab:
     chat = ask.render_tab(workbench, analyst)
 
@@ -39,6 +41,9 @@ with procedures_tab:
 
 with tieout_tab:
     tieout.render_tab(workbench)
+
+with changes_tab:
+    changes.render_tab(workbench)
 
 with library_tab:
     library.render_tab(workbench)

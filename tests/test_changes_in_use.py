@@ -1,15 +1,20 @@
-"""Asked what changed in a disclosure, the agent answers from the change report of the
-company's two 10-Ks, citing both filings, rather than from a search."""
+"""Disclosure changes in use: asked what changed, the agent answers from the change report of
+the company's two 10-Ks, citing both filings, rather than from a search; the Changes tab shows
+the report, added and removed units first, each unit's pages side by side."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from compliance_auditor.agent.changes import asked_items
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.ingestion import ingest_paths
 from compliance_auditor.llm.breakers import reset_breakers
 from tests.support.fake_llm import dead_url
+from tests.support.filings import ROOT
 from tests.support.scripted import model, passages, run
 from tests.support.tenk import ten_k
 
@@ -73,3 +78,35 @@ def test_with_no_model_the_changes_are_the_evidence(set_env, two_years):
 def test_a_company_with_one_10k_is_searched_as_usual(server, ulta_index):
     result, _ = run("Which risk factors did Ulta Beauty add in 2022?", ulta_index)
     assert result.searches  # nothing to compare: the search ran
+
+
+@pytest.fixture
+def app_with_two_years(two_years, isolated_settings):
+    """The settings' own database holding Acme's two 10-Ks (a fresh copy)."""
+    shutil.copytree(two_years.uri, isolated_settings / "db")
+
+
+def open_changes() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_changes_tab_lists_added_and_removed_units_first_with_their_pages(app_with_two_years):
+    at = open_changes()
+    assert any("1 added, 1 removed, 1 changed" in m.value for m in at.markdown)
+    units = at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("changes-unit-")))
+    assert units.options[0].startswith("＋ added") and "cyber attack" in units.options[0]
+    assert units.options[1].startswith("－ removed") and "supplier" in units.options[1]
+    captions = [c.value for c in at.caption]
+    assert "Earlier: not in this filing" in captions
+    assert any(c.startswith("Later: acme-2017.pdf") for c in captions) and at.image
+
+
+def test_a_reworded_unit_shows_its_changed_words(app_with_two_years):
+    at = open_changes()
+    units = at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("changes-unit-")))
+    units.select_index(next(i for i, o in enumerate(units.options) if o.startswith("≠ changed"))).run()
+    marked = at.get("html")[0].proto.body
+    assert "<del" in marked and "twelve" in marked and "<ins" in marked and "fourteen" in marked
+    assert len(at.image) == 2  # the earlier and the later page, side by side
