@@ -456,4 +456,3 @@ class FilingTieOut(BaseModel):
     computed_at: str = ""
     tables: list[StatementTable] = []
     checks: list[TieCheck] = []
-

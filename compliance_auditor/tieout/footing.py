@@ -174,7 +174,9 @@ def _arithmetic(
     """'3,226,773 − 2,014,270 = 1,212,503; stated 1,212,503'."""
     terms = []
     for i, (sign, row) in enumerate(zip(signs, components, strict=True)):
-        text = row.figures[column].text
-        terms.append(text if i == 0 else f"{'+' if sign > 0 else '−'} {text}")
+        text, value = row.figures[column].text, row.figures[column].value
+        if value < 0 and not text.startswith(("(", "-", "−")):  # a "Less:" row, printed unsigned
+            sign = -sign
+        terms.append(("−" if sign < 0 else "") + text if i == 0 else f"{'+' if sign > 0 else '−'} {text}")
     summed = sum(s * r.figures[column].value for s, r in zip(signs, components, strict=True))
     return f"{' '.join(terms)} = {summed:,.0f}; stated {total.figures[column].text}"

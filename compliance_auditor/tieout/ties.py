@@ -54,9 +54,11 @@ def _rows(tables: list[StatementTable], kind: str, label: re.Pattern[str]) -> li
             for row in t.rows if label.search(row.label)]  # fmt: skip
 
 
-def _same(a: StatementRow, b: StatementRow, column: int = 0, other_column: int | None = None) -> bool:
+def _same(a: StatementRow, b: StatementRow, column: int = 0, other_column: int | None = None,
+          factor: float = 1.0) -> bool:  # fmt: skip
+    """Equal within both roundings, b brought to a's scale by `factor`."""
     x, y = a.figures[column], b.figures[column if other_column is None else other_column]
-    return abs(x.value - y.value) <= x.tolerance + y.tolerance + 1e-9
+    return abs(x.value - y.value * factor) <= x.tolerance + y.tolerance * factor + 1e-9
 
 
 def _aligned(first: StatementTable, other: StatementTable, column: int) -> list[int]:
@@ -71,10 +73,13 @@ def _aligned(first: StatementTable, other: StatementTable, column: int) -> list[
 
 
 def _twin_column(first: Placed, other: Placed) -> int | None:
-    """The other row's column that equals the first row's first figure."""
+    """The other row's column that equals the first row's first figure, each at its table's
+    scale (or as printed, when the scales read differ: the same digits in thousands and in
+    millions are a scale misread, not a difference an audited filing would carry)."""
     (table, row), (other_table, other_row) = first, other
     columns = [d for d in _aligned(table, other_table, 0) if d < len(other_row.figures)]
-    return next((d for d in columns if _same(row, other_row, 0, d)), None)
+    factors = {other_table.scale / table.scale, 1.0}
+    return next((d for f in factors for d in columns if _same(row, other_row, 0, d, f)), None)
 
 
 def _match(first: Placed, others: list[Placed], restricted: list[StatementRow], what: str,
@@ -86,8 +91,9 @@ def _match(first: Placed, others: list[Placed], restricted: list[StatementRow], 
         if (column := _twin_column(first, other)) is not None:
             twin = other[1]
             check.outcome, check.components = "ties", [twin.figure(column)]
-            check.arithmetic = [f"{what}: {row.figures[0].text} (p. {row.page + 1}) = "
-                                f"{twin.figures[column].text} (p. {twin.page + 1})"]  # fmt: skip
+            units = ("", "") if table.scale == other[0].scale else (_unit(table), _unit(other[0]))
+            check.arithmetic = [f"{what}: {row.figures[0].text}{units[0]} (p. {row.page + 1}) = "
+                                f"{twin.figures[column].text}{units[1]} (p. {twin.page + 1})"]  # fmt: skip
             return check
     for other in others:
         if found := _with_restricted(first, other, restricted):
@@ -104,6 +110,10 @@ def _match(first: Placed, others: list[Placed], restricted: list[StatementRow], 
     if restricted or any("restricted" in r.label.lower() for _, r in others):
         check.reason += " the filing does not reconcile in the statements read"
     return check
+
+
+def _unit(table: StatementTable) -> str:
+    return {1e3: " thousand", 1e6: " million", 1e9: " billion"}.get(table.scale, " (no scale stated)")
 
 
 _RESTRICTED = re.compile(r"restricted (cash|balances)", re.IGNORECASE)
