@@ -147,6 +147,15 @@ def test_other_items_are_compared_paragraph_by_paragraph_under_their_headings(tm
     assert {c.new.heading for c in discussion.changes} == {"Results of Operations"}
 
 
+def test_an_item_ends_at_the_next_one_even_where_several_share_a_page(tmp_path):
+    part_iii = ["ITEM 9A. CONTROLS AND PROCEDURES", "", "Our controls were effective.", "",
+                "ITEM 9B. OTHER INFORMATION", "", "None.", "", "ITEM 10. DIRECTORS", "", "See the proxy.", "",
+                "ITEM 11. EXECUTIVE COMPENSATION", "", "See the proxy."]  # fmt: skip
+    filing = text_pdf(tmp_path / "acme.pdf", [COVER, CONTENTS, part_iii])
+    (item,) = compare(filing, filing, items=["9A"]).items
+    assert [c.new.text for c in item.changes] == ["Our controls were effective."]
+
+
 def test_the_same_pair_gives_the_same_report(tmp_path, encode):
     old = ten_k(tmp_path / "old.pdf", ["cold", "supplier", "tax"])
     new = ten_k(tmp_path / "new.pdf", ["tax reworded", "cold", "cyber"])

@@ -11,6 +11,7 @@ either side so running headers and footers are still recognised by their repetit
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,8 @@ ITEM_TITLES = {
 }
 """The Items compared, with the name a 10-K gives each."""
 
-_TOC_ITEMS = 4  # a page listing this many Item headings is a table of contents
+_TOC_ITEMS = 4  # a page listing this many Items with page numbers is a table of contents
+_PAGE_REF_RE = re.compile(r"(\.{3,}|\s\d{1,3})\s*$")  # dot leaders, or a page number at the end
 _CONTEXT_PAGES = 2
 _METADATA_PAGES = range(3)  # the cover page and what follows it, where `extract_metadata` looks
 
@@ -71,7 +73,8 @@ class ReadFiling:
 
 def headings(texts: dict[int, list[str]]) -> list[Heading]:
     """The Item and Part headings of the pages given (page -> its lines), minus those on pages
-    that list many Items (a table of contents)."""
+    that list many Items with their page numbers (a table of contents). Part III's Items often
+    share a page in the body, without page numbers."""
     found = []
     for page, lines in sorted(texts.items()):
         for at, text in enumerate(lines):
@@ -79,7 +82,7 @@ def headings(texts: dict[int, list[str]]) -> list[Heading]:
                 found.append(Heading(page, at, match.group(1).upper(), (match.group(2) or "").strip()))
             elif _is_part_heading(text):
                 found.append(Heading(page, at, " ".join(text.split()[:2]).upper().rstrip("."), text))
-    listed = Counter(h.page for h in found if not h.number.startswith("PART"))
+    listed = Counter(h.page for h in found if _PAGE_REF_RE.search(h.title))
     return [h for h in found if listed[h.page] < _TOC_ITEMS]
 
 
