@@ -284,7 +284,7 @@ def _mismatch_pages(tieout: FilingTieOut, pdf: Path | None, dpi: int | None) -> 
     parts = ["<h2>Where the mismatches are</h2>"]
     for check in mismatches:
         parts.append(f"<h3>{html.escape(check_title(check))}: {html.escape(check.reason)}</h3>")
-        for page, boxes in boxes_by_page(check).items():
+        for (_, page), boxes in boxes_by_page(check).items():
             alt = html.escape(f"page {page + 1}, components in green, the total in blue")
             parts.append(f"<p><img alt='{alt}' src='{_png_uri(snapshot(pdf, page, boxes, dpi))}'></p>")
     return "".join(parts)

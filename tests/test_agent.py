@@ -236,7 +236,9 @@ def test_a_stalled_server_is_abandoned_after_the_read_timeout(server, ulta_index
     server.responder = lambda request: Reply("too late", stall_s=2)
     result, _ = run(QUESTION, ulta_index)
     assert result.mode == "evidence_only"
-    assert result.timings["grade"] < 2 and result.timings["generate"] < 0.5  # the breaker is open by then
+    assert result.timings["grade"] < 2  # abandoned at the read timeout, not after the 2 s stall
+    generate_calls = [c for c in result.calls if c.node == "generate"]
+    assert all(c.skipped for c in generate_calls)  # the breaker is open by then: no second wait
 
 
 def test_a_cut_stream_is_restarted_and_never_kept_as_an_answer(server, ulta_index):

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from compliance_auditor import workpaper
 from compliance_auditor.index.store import AuditIndex
+from compliance_auditor.ingestion import ingest_paths
 from compliance_auditor.records import StatementFigure
 from compliance_auditor.snapshots import STYLES, snapshot
 from compliance_auditor.tieout.report import boxes_by_page
@@ -69,7 +70,7 @@ def test_a_mismatch_comes_first_and_its_page_shows_components_and_total_in_two_c
     assert income.proto.expanded  # the statement with the mismatch is open
     assert at.caption.values.count("Page 6") == 1 and at.image[0].value  # one page, boxed
     off = next(c for c in AuditIndex().tieout(sha).checks if c.outcome == "off")
-    roles = {(label, role) for label, _, role in boxes_by_page(off)[5]}
+    roles = {(label, role) for label, _, role in boxes_by_page(off)[(sha, 5)]}
     assert roles == {("+", "component"), ("−", "component"), ("=", "total")}  # net sales − cost = gross
 
 
@@ -122,3 +123,30 @@ def test_an_answer_workpaper_carries_the_tieout_of_the_filings_it_cites(ulta, tm
     page = workpaper.write(record, tmp_path / "paper.html", "html", index).read_text()
     assert "Tie-out of the filings" in page and "1 do not tie" in page
     assert "Gross profit, p. 6" in page and "off by 100" in page
+
+
+def test_a_figure_revised_since_the_earlier_filing_is_shown_with_both_places(ulta, tmp_path):
+    index = AuditIndex()
+    current = index.list_documents()[0]
+    earlier_pdf = tmp_path / "ulta-earlier.pdf"
+    earlier_pdf.write_bytes(ULTA.read_bytes() + b"\n% the earlier filing\n")  # same pages, new sha256
+    ingest_paths([earlier_pdf], index, show_progress=False)
+    earlier = next(d for d in index.list_documents() if d["filename"] == earlier_pdf.name)
+    index.update_metadata(earlier["sha256"], fiscal_year=current["fiscal_year"] - 1)
+    stored = index.tieout(earlier["sha256"])
+    year = next(t for t in stored.tables if t.statement == "income statement" and "52 Weeks" in t.heading)
+    row = year.rows[0]
+    assert row.label == "Net sales"
+    printed = StatementFigure(text="10,208,680", value=10208680.0, tolerance=0.5, box=row.figures[0].box)
+    year.rows[0] = row.model_copy(update={"figures": [printed, *row.figures[1:]]})
+    index.put_tieout(stored)  # as if the earlier filing had printed the year's net sales otherwise
+    at = open_tab()
+    prior = next(e for e in at.expander if e.label.startswith("Against the earlier filing"))
+    assert "ulta-earlier.pdf" in prior.label and "1 revised or restated" in prior.label
+    assert prior.proto.expanded
+    check = at.selectbox(key=f"tieout-check-{current['sha256']}")
+    revised = next(i for i, o in enumerate(check.options) if o.startswith("⟳ Net sales"))
+    check.select_index(revised).run()
+    assert any("≠ 10,208,680 (p. 6 of the earlier filing)" in t.value for t in at.text)
+    pages = [c.value for c in at.caption if c.value.startswith("Page ")]
+    assert pages == ["Page 6", "Page 6 of ulta-earlier.pdf"]  # the figure in each filing, boxed

@@ -28,11 +28,13 @@ _TOTAL = re.compile(
     re.IGNORECASE,
 )
 _MAYBE_TOTAL = re.compile(
-    r"^net (sales|revenues?|change|increase|decrease)\b(?!.*\bcash\b)|non-?controlling|[,—–-] ?net$",
+    r"^net (sales|revenues?|change|increase|decrease|property)\b(?!.*\bcash\b)|non-?controlling|[,—–-] ?net$"
+    r"|^gross (property|carrying|amount)\b",
     re.IGNORECASE,
 )
 """Labels a total or a line item may carry ("Net sales", "Net change in short-term borrowings",
-"Property and equipment, net"): such a row is a total only where the rows above add up to it."""
+"Property and equipment, net", "Gross property and equipment"): such a row is a total only where
+the rows above add up to it."""
 _MAYBE_TOTAL_CASH_FLOW = re.compile(r"^net (income|earnings|loss)\b", re.IGNORECASE)
 """Net income opens the cash flows: a line, not a total, unless rows above add up to it."""
 _SIGN_SEARCH_ROWS = 6
@@ -72,9 +74,12 @@ def foot_tables(tables: list[StatementTable], doc_sha256: str = "") -> list[TieC
 
 
 def _goes_on(before: StatementTable, table: StatementTable) -> bool:
+    """The table continues the one before: the same statement (comprehensive income, which files
+    under the income statement, starts afresh), on the same or the next page, as many columns."""
     last = before.rows[-1] if before.rows else None
+    comprehensive = ("comprehensive" in before.heading.lower()) != ("comprehensive" in table.heading.lower())
     return (
-        last is not None and bool(table.rows) and before.statement == table.statement
+        last is not None and bool(table.rows) and before.statement == table.statement and not comprehensive
         and 0 <= table.page - last.page <= 1 and len(last.figures) == len(table.rows[0].figures)
     )  # fmt: skip
 
@@ -88,7 +93,7 @@ def _foot(
     statement, heading = table.statement, table.heading
     signed = statement == "income statement"
     for row in table.rows:
-        if not is_total(row.label) or not live:
+        if not (is_total(row.label) or maybe_total(row.label, statement)) or not live:
             live.append(row)
             continue
         found = _tie(live, row, signed)
@@ -129,8 +134,8 @@ def _as_printed(n: int) -> list[tuple[int, ...]]:
 
 
 def _signed(n: int) -> list[tuple[int, ...]]:
-    if n > _SIGN_SEARCH_ROWS:
-        return []
+    if n > _SIGN_SEARCH_ROWS:  # too many to try every sign: only the first row less all the others
+        return [(1, *(-1,) * (n - 1))]
     return [(1, *rest) for rest in itertools.product((1, -1), repeat=n - 1) if -1 in rest]
 
 
@@ -155,9 +160,9 @@ def _check(found: Found | None, live: list[StatementRow], total: StatementRow, s
     check = TieCheck(**common, total=[total.figure(c) for c in columns],
                      components=[r.figure(c) for c in columns for r in components],
                      signs=list(signs), arithmetic=lines, outcome="ties")  # fmt: skip
-    if off is not None and any(r.partial for r in components):
-        check.outcome = "unchecked"
-        check.reason = f"column {off + 1} does not tie, but a row within lacks a figure in some column"
+    if off is not None and any(r.partial or not r.figures[off].text for r in [*components, total]):
+        check.outcome = "unchecked"  # a blank cell may be a figure the page holds and we did not read
+        check.reason = f"column {off + 1} does not tie, but a cell in it is blank or a row lacks a figure"
     elif off is not None:
         summed = sum(s * r.figures[off].value for s, r in zip(signs, components, strict=True))
         check.outcome, check.column = "off", off

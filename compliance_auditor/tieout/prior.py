@@ -76,16 +76,22 @@ factor from the earlier's figures (at its scale) to this one's (at its)."""
 
 
 def _pair(table: StatementTable, earlier: list[StatementTable]) -> Paired | None:
-    """The earlier table of the same statement sharing most rows, whose latest year this one prints."""
-    best: tuple[int, Paired] | None = None
+    """The earlier table of the same statement, whose latest year this one prints, on which most
+    shared rows agree, then sharing most rows: a release's quarter and year tables share every
+    label, and only the figures tell which is which."""
+    best: tuple[tuple[int, int], Paired] | None = None
     for other in (t for t in earlier if t.statement == table.statement and t.periods and table.periods):
         latest = max(range(len(other.periods)), key=lambda c: other.periods[c])
         if other.periods[latest] not in table.periods:
             continue
         column = table.periods.index(other.periods[latest])
         shared = _shared_rows(table, other)
-        if len(shared) >= _MIN_SHARED_ROWS and (best is None or len(shared) > best[0]):
-            best = (len(shared), (other, column, latest, _factor(table, other, shared, column, latest)))
+        if len(shared) < _MIN_SHARED_ROWS:
+            continue
+        factor = _factor(table, other, shared, column, latest)
+        score = (sum(_agrees(r, column, o, latest, factor) for r, o in shared), len(shared))
+        if best is None or score > best[0]:
+            best = (score, (other, column, latest, factor))
     return best[1] if best else None
 
 

@@ -12,7 +12,7 @@ from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.records import FilingTieOut, StatementTable
 from compliance_auditor.tieout.filing import check_tables, read_statements
 
-TIEOUT_VERSION = 4
+TIEOUT_VERSION = 5
 """Raised whenever a change to parsing or checking would change a stored tie-out: stored ones of
 an older version are re-run when asked for."""
 

@@ -13,8 +13,10 @@ import streamlit as st
 
 from compliance_auditor.records import FilingTieOut, TieCheck
 from compliance_auditor.snapshots import snapshot, stored_file
+from compliance_auditor.tieout.prior import indexed_prior_period_checks
 from compliance_auditor.tieout.report import (
     OUTCOME_LABELS,
+    PRIOR_GROUP,
     boxes_by_page,
     check_title,
     explanation,
@@ -26,8 +28,11 @@ from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.resources import Workbench
 from compliance_auditor.workpaper import tieout_html
 
-_MARKS = {"off": "✗", "unchecked": "◦", "ties": "✓"}
-LEGEND = "✗ does not tie · ◦ could not be checked · ✓ ties · boxes: components green, total blue"
+_MARKS = {"off": "✗", "revised": "⟳", "unchecked": "◦", "ties": "✓"}
+LEGEND = (
+    "✗ does not tie · ⟳ revised or restated since the earlier filing · ◦ could not be checked · ✓ ties · "
+    "boxes: components green, total blue"
+)
 
 
 def render_tab(wb: Workbench) -> None:
@@ -43,12 +48,14 @@ def render_tab(wb: Workbench) -> None:
     if not tieout.checks:
         st.info("No primary statement (income statement, balance sheet, cash flow) was found in this filing.")
         return
-    st.caption(f"{tally(tieout.checks)} · index version {tieout.index_version} · {LEGEND}")
-    ordered = [c for _, checks in grouped(tieout.checks) for c in checks]
-    for statement, checks in grouped(tieout.checks):
-        off = sum(c.outcome == "off" for c in checks)
-        with st.expander(f"{statement.capitalize()}: {tally(checks)}", expanded=bool(off)):
-            st.dataframe(_rows(checks), hide_index=True, width="stretch")
+    checks = tieout.checks + indexed_prior_period_checks(wb.index, sha)
+    st.caption(f"{tally(checks)} · index version {tieout.index_version} · {LEGEND}")
+    ordered = [c for _, found in grouped(checks) for c in found]
+    for statement, found in grouped(checks):
+        notable = any(c.outcome in ("off", "revised") for c in found)
+        title = statement.capitalize() + (_earlier_name(wb, found[0]) if statement == PRIOR_GROUP else "")
+        with st.expander(f"{title}: {tally(found)}", expanded=notable):
+            st.dataframe(_rows(found), hide_index=True, width="stretch")
     picked = st.selectbox("Open a check", range(len(ordered)), format_func=lambda i: _label(ordered[i]),
                           key=f"tieout-check-{sha}")  # fmt: skip
     _show_check(wb, tieout, ordered[picked])
@@ -83,21 +90,31 @@ def _rows(checks: list[TieCheck]) -> pd.DataFrame:
 
 
 def _show_check(wb: Workbench, tieout: FilingTieOut, check: TieCheck) -> None:
-    """The check's arithmetic, column by column, then each page it involves with its figures boxed."""
+    """The check's arithmetic, column by column, then each page it involves with its figures boxed
+    (a prior-period check's in both filings)."""
     st.markdown(f"**{shown(check_title(check))}** · {check.statement} · {OUTCOME_LABELS[check.outcome]}")
     if check.reason:
         st.caption(shown(check.reason))
     for line in check.arithmetic:
         st.text(line)
-    doc = next((d for d in wb.documents if d["sha256"] == tieout.doc_sha256), None)
-    path = stored_file(doc, tieout.doc_sha256)
-    if path is None:
-        st.warning("The stored file of this filing is missing or has changed; its pages cannot be shown.")
-        return
     pages = boxes_by_page(check, check.column if check.outcome == "off" else 0)
-    for page, boxes in list(pages.items())[:3]:
-        st.caption(f"Page {page + 1}")
+    for (sha, page), boxes in list(pages.items())[:3]:
+        doc = next((d for d in wb.documents if d["sha256"] == sha), None)
+        path = stored_file(doc, sha)
+        name = doc["filename"] if doc else sha[:12]
+        if path is None:
+            st.warning(
+                f"The stored file of {shown(name)} is missing or has changed; its page cannot be shown."
+            )
+            continue
+        st.caption(f"Page {page + 1}" + ("" if sha == tieout.doc_sha256 else f" of {shown(name)}"))
         st.image(snapshot(path, page, boxes), width="stretch", output_format="PNG")
+
+
+def _earlier_name(wb: Workbench, check: TieCheck) -> str:
+    sha = check.components[0].doc_sha256 if check.components else ""
+    doc = next((d for d in wb.documents if d["sha256"] == sha), None)
+    return f" ({shown(doc['filename'])})" if doc else ""
 
 
 def _workpaper(wb: Workbench, tieout: FilingTieOut) -> str:
