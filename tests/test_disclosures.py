@@ -20,52 +20,10 @@ from compliance_auditor.disclosures.meaning import encoder
 from compliance_auditor.disclosures.workpaper import report_html
 from compliance_auditor.parsing.blocks import ITEM_RE
 from tests.support.pdfs import empty_pdf, encrypted_pdf, text_pdf
+from tests.support.tenk import CONTENTS, RISKS, cover, ten_k
 
 FINANCEBENCH = Path(__file__).resolve().parents[2] / "shared" / "financebench" / "pdfs"
 ADOBE_2016, ADOBE_2017 = FINANCEBENCH / "ADOBE_2016_10K.pdf", FINANCEBENCH / "ADOBE_2017_10K.pdf"
-BOLD = "Helvetica-Bold"
-
-COVER = ["UNITED STATES SECURITIES AND EXCHANGE COMMISSION", "FORM 10-K", "ACME WIDGETS, INC.",
-         "For the fiscal year ended December 31, 2016"]  # fmt: skip
-CONTENTS = ["TABLE OF CONTENTS", "Item 1. Business 3", "Item 1A. Risk Factors 3", "Item 1B. Unresolved Staff",
-            "Item 2. Properties 4", "Item 7. Management's Discussion 5"]  # fmt: skip
-RISKS = {
-    "cold": ["Our widgets may fail in cold weather.",
-             "Widgets are tested at room temperature only. Customers in northern markets",
-             "may see failures in winter, and returns could reduce our revenue."],
-    "supplier": ["We depend on a single supplier of sprockets.",
-                 "All sprockets come from one plant in Ohio. A fire or a strike there would",
-                 "stop our production for months."],
-    "tax": ["Changes in tax law could reduce our earnings.",
-            "We pay taxes in twelve countries. New rules on the taxation of digital",
-            "services could raise our effective tax rate."],
-    "tax reworded": ["Changes in tax law could reduce our earnings.",
-                     "We pay taxes in fourteen countries. New rules on the taxation of digital",
-                     "services and a global minimum tax could raise our effective tax rate."],
-    "rivals": ["Competition from larger firms could lower our prices.",
-               "Three rivals sell similar widgets, and each has more cash than we do to spend",
-               "on marketing and on price cuts."],
-    "cyber": ["A cyber attack could disrupt our factories.",
-              "Our plants run on networked controllers; an intruder could halt a line or",
-              "damage equipment, and insurance may not cover the loss."],
-}  # fmt: skip
-
-
-def ten_k(path: Path, risks: list[str], extra_item_1: str = "") -> Path:
-    """A small 10-K: cover, contents, Item 1 (which mentions Item 1A in a sentence), Item 1A
-    with a bold heading over each risk factor, Item 1B, and Item 7 with two paragraphs."""
-    body: list[str | tuple[str, str]] = [
-        "ITEM 1A. RISK FACTORS", "", "Investing in our shares involves the risks below.", ""
-    ]  # fmt: skip
-    for name in risks:
-        heading, *text = RISKS[name]
-        body += [(BOLD, heading), "", *text, ""]
-    item_1 = ["ITEM 1. BUSINESS", "", "We make widgets for industrial customers. The risks we face are in",
-              "Item 1A of this report. You should read them with care.", extra_item_1]  # fmt: skip
-    item_7 = ["ITEM 1B. UNRESOLVED STAFF COMMENTS", "", "None.", "", "ITEM 7. MANAGEMENT'S DISCUSSION",
-              "", (BOLD, "Results of Operations"), "", "Revenue grew 4% on higher widget volumes.", "",
-              "Costs rose 2% as steel prices increased."]  # fmt: skip
-    return text_pdf(path, [COVER, CONTENTS, item_1, body, item_7])
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +109,7 @@ def test_an_item_ends_at_the_next_one_even_where_several_share_a_page(tmp_path):
     part_iii = ["ITEM 9A. CONTROLS AND PROCEDURES", "", "Our controls were effective.", "",
                 "ITEM 9B. OTHER INFORMATION", "", "None.", "", "ITEM 10. DIRECTORS", "", "See the proxy.", "",
                 "ITEM 11. EXECUTIVE COMPENSATION", "", "See the proxy."]  # fmt: skip
-    filing = text_pdf(tmp_path / "acme.pdf", [COVER, CONTENTS, part_iii])
+    filing = text_pdf(tmp_path / "acme.pdf", [cover(2016), CONTENTS, part_iii])
     (item,) = compare(filing, filing, items=["9A"]).items
     assert [c.new.text for c in item.changes] == ["Our controls were effective."]
 
@@ -180,7 +138,10 @@ def test_a_sentence_that_names_an_item_is_not_its_heading():
         (lambda p: p.write_bytes(ten_k(p, ["cold"]).read_bytes()[:900]), "corrupt or truncated"),
         (lambda p: encrypted_pdf(ten_k(p.with_name("plain.pdf"), ["cold"]), p), "encrypted PDF"),
         (lambda p: empty_pdf(p), "zero pages"),
-        (lambda p: text_pdf(p, [COVER, ["ITEM 7. MANAGEMENT'S DISCUSSION", "Sales rose."]]), "no Item 1A"),
+        (
+            lambda p: text_pdf(p, [cover(2016), ["ITEM 7. MANAGEMENT'S DISCUSSION", "Sales rose."]]),
+            "no Item 1A",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_a_reason(tmp_path, make, reason):

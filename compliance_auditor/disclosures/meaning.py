@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from compliance_auditor import config
-from compliance_auditor.index.embedder import Embedder, get_embedder, resolve_model_path
+from compliance_auditor.index.embedder import get_embedder, onnx_export_path, resolve_model_path
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -72,18 +72,11 @@ def encoder(name: str | None = None) -> Encode:
     name = name or settings.embed_model
     path, _origin = resolve_model_path(name)
     model_dir = Path(path)
-    onnx_file = _exported_onnx(name, path)
+    onnx_file = onnx_export_path(name, path)
     if settings.embed_backend == "onnx" and onnx_file.exists() and _mean_pooled(model_dir):
         return OnnxEncoder(onnx_file, model_dir, _max_tokens(model_dir)).encode
     embedder = get_embedder(name)
     return lambda texts: embedder.encode(texts)
-
-
-def _exported_onnx(name: str, path: str) -> Path:
-    # Where `Embedder` keeps its export: the method reads only the model's name and path.
-    probe = Embedder.__new__(Embedder)
-    probe.name, probe.path = name, path
-    return probe._onnx_path()
 
 
 def _mean_pooled(model_dir: Path) -> bool:

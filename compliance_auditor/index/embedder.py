@@ -159,10 +159,7 @@ class Embedder:
         return session
 
     def _onnx_path(self) -> Path:
-        weights = sorted(Path(self.path).glob("*.safetensors")) if Path(self.path).exists() else []
-        tag = file_sha256(weights[0])[:12] if weights else hashlib.sha256(self.name.encode()).hexdigest()[:12]
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", self.name).strip("-")
-        return config.get_settings().data_dir / "models" / f"{slug}-{tag}" / "model.onnx"
+        return onnx_export_path(self.name, self.path)
 
     def _export_onnx(self, target: Path) -> None:
         import torch
@@ -198,3 +195,12 @@ class Embedder:
 def get_embedder(name: str | None = None) -> Embedder:
     settings = config.get_settings()
     return Embedder(name or settings.embed_model, settings.embed_device, settings.embed_backend)
+
+
+def onnx_export_path(name: str, path: str) -> Path:
+    """Where the model's ONNX export is kept: under the data folder, by name and weights' hash, so
+    a changed model is exported afresh."""
+    weights = sorted(Path(path).glob("*.safetensors")) if Path(path).exists() else []
+    tag = file_sha256(weights[0])[:12] if weights else hashlib.sha256(name.encode()).hexdigest()[:12]
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+    return config.get_settings().data_dir / "models" / f"{slug}-{tag}" / "model.onnx"
