@@ -6,6 +6,12 @@ Ingests every DIR/<doc_name>.pdf into a fresh temporary database (or --db PATH, 
 then asks each question twice: restricted to its own filing (`single_doc`) and against
 all filings with no caller filter (`shared`; filters derived from the question are allowed).
 A hit at k: any 0-based evidence page is among the pages of the top k results.
+
+`--agent` adds the agent's own figure: the share of questions (shared setting, no caller
+filter) for which an evidence page is among the passages its grader sees, that is
+`AUDITOR_AGENT_K` candidates per search over the agent's searches. The model is the protocol
+test server, keeping every passage: once saying that suffices (one search), once saying it
+does not (the agent searches again, up to `AUDITOR_MAX_ITERATIONS`).
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ def main() -> int:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--db", help="reuse this database instead of a fresh temporary one")
     parser.add_argument("--mode", default="hybrid", choices=("hybrid", "vector", "fts"))
+    parser.add_argument("--agent", action="store_true", help="also measure the agent's recall")
     args = parser.parse_args()
 
     questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
@@ -70,6 +77,11 @@ def main() -> int:
         "shared": summarise(shared),
         "query_ms": {"p50": round(percentile(times, 0.5), 1), "p95": round(percentile(times, 0.95), 1)},
     }
+    if args.agent:
+        result["agent_recall"] = {
+            "one_search": agent_recall(index, questions, enough=True),
+            "up_to_max_iterations": agent_recall(index, questions, enough=False),
+        }
     print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({**result, "mode": args.mode, "questions": details}, indent=2))
@@ -116,6 +128,31 @@ def ask(
             "shared_pages": [h.page for h in wide.hits], "derived": wide.filters, "relaxed": wide.relaxed,
         })  # fmt: skip
     return single, shared, times, details
+
+
+def agent_recall(index: AuditIndex, questions: list[dict[str, Any]], enough: bool) -> float:
+    """The share of questions whose evidence page is among the passages the agent's grader saw."""
+    from compliance_auditor import config
+    from compliance_auditor.agent.graph import ask as agent_ask
+    from tests.support.fake_llm import FakeLLM
+    from tests.support.scripted import passages
+
+    def keep_everything(request: dict[str, Any]) -> str:
+        if request.get("stream"):
+            return "No answer: this benchmark measures what the grader saw."
+        return json.dumps({"relevant": sorted(passages(request)), "enough": enough, "search": ""})
+
+    found = 0
+    with FakeLLM() as fake, tempfile.TemporaryDirectory() as logs:
+        fake.responder = keep_everything
+        os.environ.update(AUDITOR_LLM_ENDPOINT=fake.url, AUDITOR_LOGS_DIR=logs)
+        config.get_settings.cache_clear()
+        for q in questions:
+            evidence = {e["evidence_page_num"] for e in q["evidence"]}
+            result = agent_ask(q["question"], index=index)
+            seen = {(r.doc_name, r.page) for r in result.retrieved}
+            found += any((f"{q['doc_name']}.pdf", page) in seen for page in evidence)
+    return round(found / len(questions), 3)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     max_file_mb: int = Field(default=200, description="Files larger than this are refused.")
     parse_timeout_s: float = Field(default=300.0, description="Time limit to parse one document.")
     parse_memory_mb: int = Field(default=2048, description="Resident memory cap of the parser process.")
+    parse_processes: int = Field(
+        default=1, ge=1, le=64,
+        description="Parser processes working ahead of the embedder in a batch (each within "
+        "parse_memory_mb). 1 suits 2 cores; on a bigger machine, the cores left once the embedder "
+        "has its share.",
+    )  # fmt: skip
     parser: Literal["auto", "layout", "hi_res"] = Field(
         default="auto",
         description="auto: unstructured's hi_res when its layout model is already in the local "
@@ -133,6 +139,17 @@ class Settings(BaseSettings):
         default=1.0, description="Weight of the vector ranking of that vocabulary."
     )
     search_per_page: int = Field(default=1, description="At most this many results from one page.")
+    search_route: bool = Field(
+        default=True,
+        description="Route a question: rank the pages of the statements it names apart, and search "
+        "each input of a calculated metric it names.",
+    )
+    route_weight: float = Field(default=1.0, description="Weight of each routed ranking in the fusion.")
+    page_fusion: float = Field(
+        default=0.0,
+        description="Pages are ranked by their best chunk's fused score plus this share of their other "
+        "chunks' scores (0: by the best chunk alone).",
+    )
     vector_index_min_rows: int = Field(
         default=10_000,
         description="Chunks from which vector search uses an approximate index (IVF-HNSW, 8-bit); "

@@ -74,6 +74,66 @@ def expand_query(question: str) -> str:
     return " ".join(dict.fromkeys(words for pattern, words in FINANCE_TERMS if pattern.search(question)))
 
 
+STATEMENT_WORDS = {
+    "income statement": re.compile(
+        r"income statements?|statements? of (consolidated )?(operations|income|earnings)"
+        r"|\bp&l\b|profit and loss",
+        re.IGNORECASE,
+    ),
+    "balance sheet": re.compile(
+        r"balance sheets?|statements? of financial (position|condition)", re.IGNORECASE
+    ),
+    "cash flow statement": re.compile(
+        r"cash[ -]?flows? statements?|statements? of cash flows?", re.IGNORECASE
+    ),
+}
+"""How a question or the vocabulary of its metrics names a primary statement."""
+
+
+def statements_named(question: str) -> list[str]:
+    """The primary statements a question names, or whose metrics it names (capex lives on the
+    cash-flow statement, inventory on the balance sheet): the pages a search should look at."""
+    text = f"{question} {expand_query(question)}"
+    return [statement for statement, words in STATEMENT_WORDS.items() if words.search(text)]
+
+
+METRIC_INPUTS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (re.compile(p, re.IGNORECASE), inputs)
+    for p, inputs in [
+        (r"\bebitda\b", ("operating income", "depreciation and amortization")),
+        (r"cap(ital)?[\s-]*ex|capital expenditure", ("purchases of property and equipment",)),
+        (
+            r"free cash ?flow",
+            ("net cash provided by operating activities", "purchases of property and equipment"),
+        ),
+        (r"inventory turnover|days (of )?inventory", ("cost of sales", "inventories")),
+        (r"asset turnover|return on (total )?assets|\broa\b", ("total revenues net sales", "total assets")),
+        (r"capital intensity", ("purchases of property and equipment", "total assets")),
+        (r"quick ratio|current ratio|working capital", ("total current assets", "total current liabilities")),
+        (r"\broe\b|return on equity", ("net income", "total shareholders equity")),
+        (r"debt[\s-]to[\s-]equity|leverage ratio", ("long-term debt", "total shareholders equity")),
+        (r"interest coverage", ("operating income", "interest expense")),
+        (r"effective tax rate", ("provision for income taxes", "income before income taxes")),
+        (r"(gross|operating|net|ebitda) margin", ("total revenues net sales",)),
+        (r"dividend payout", ("dividends paid", "net income")),
+        (
+            r"\bdso\b|days sales outstanding|receivable turnover",
+            ("accounts receivable", "total revenues net sales"),
+        ),
+        (r"\bdpo\b|days payable|payable turnover", ("accounts payable", "cost of sales")),
+    ]
+]
+"""The inputs of calculated metrics, each a line item the filing prints, to be searched apiece:
+one query finds one statement and not the others."""
+
+
+def metric_inputs(question: str) -> list[str]:
+    """The line items a calculated metric the question names is made of; empty for none."""
+    return list(
+        dict.fromkeys(i for pattern, inputs in METRIC_INPUTS if pattern.search(question) for i in inputs)
+    )
+
+
 _SUFFIXES = re.compile(
     r"\b(the|inc|incorporated|corp|corporation|company|co|plc|ltd|limited|llc|holdings|group|sa|nv|ag)\b"
 )

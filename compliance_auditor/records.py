@@ -71,6 +71,8 @@ class Chunk:
     pages: list[int] = field(default_factory=list)
     heading: str = ""
     """The latest title above it ("Consolidated Balance Sheets › Equity")."""
+    page_role: str = ""
+    """Its page's role (`page_roles.PAGE_ROLES`: "balance sheet", "note", "mda", ...)."""
 
 
 @dataclass
@@ -117,6 +119,9 @@ class Passage(BaseModel):
     item: str = ""
     heading: str = ""
     kind: str = ""
+    page_role: str = Field(
+        default="", description="The page's role: balance sheet, note, mda, ... (page_roles.py)."
+    )
     page: int
     pages: list[int] = []
     bbox: list[float]
@@ -185,6 +190,7 @@ class SearchRecord(BaseModel):
     table_version: int | None = None
     documents_version: int | None = None
     ms: float = 0.0
+    route: list[str] = Field(default=[], description="Statement pages and metric inputs also searched.")
 
 
 class Grade(BaseModel):

@@ -36,7 +36,7 @@ def retrieve(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
     record = SearchRecord(
         query=query, filters=result.filters, derived=result.filters_derived, relaxed=result.relaxed,
         hits=len(result.hits), table_version=result.table_version,
-        documents_version=result.documents_version, ms=round(result.seconds * 1000, 1),
+        documents_version=result.documents_version, ms=round(result.seconds * 1000, 1), route=result.route,
     )  # fmt: skip
     hits = [PassageRef(chunk_id=h.chunk_id, doc_sha256=h.doc_sha256, doc_name=h.doc_name, page=h.page)
             for h in result.hits]  # fmt: skip

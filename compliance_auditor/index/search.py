@@ -24,7 +24,7 @@ from lancedb.expr import Expr, col, lit
 from compliance_auditor import config
 from compliance_auditor.index.schema import FILTER_FIELDS
 from compliance_auditor.logs import get_logger
-from compliance_auditor.questions import expand_query
+from compliance_auditor.questions import expand_query, metric_inputs, statements_named
 from compliance_auditor.records import Passage, SearchMode
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ class SearchResult:
     table_version: int | None = None
     seconds: float = 0.0
     documents_version: int | None = None
+    route: list[str] = field(default_factory=list)
+    """How the question was searched beyond its words: the statement pages, a metric's inputs."""
 
 
 def build_where(filters: dict[str, Any]) -> Expr | None:
@@ -102,10 +104,12 @@ def search(
         hits=hits, mode=mode, filters=filters, filters_derived=derived, relaxed=relaxed,
         table_version=index.version(), seconds=time.perf_counter() - started,
         documents_version=int(index.documents.version),
+        route=plan_route(index, query).describe() if config.get_settings().search_route else [],
     )  # fmt: skip
     log.info("search", extra={"fields": {
         "query": query[:200], "mode": mode, "k": k, "filters": filters, "derived": derived,
-        "relaxed": relaxed, "hits": len(hits), "ms": round(result.seconds * 1000, 1)}})  # fmt: skip
+        "relaxed": relaxed, "route": result.route, "hits": len(hits),
+        "ms": round(result.seconds * 1000, 1)}})  # fmt: skip
     return result
 
 
@@ -122,40 +126,99 @@ def ranked(index: AuditIndex, query: str, k: int, filters: dict[str, Any], mode:
             score = weight / (settings.rrf_k + rank + 1)
             fused[row["chunk_id"]] = fused.get(row["chunk_id"], 0.0) + score
             rows[row["chunk_id"]] = row
-    hits: list[Passage] = []
-    per_page: dict[tuple[str, int], int] = {}
+    return _by_page(fused, rows, k, settings.search_per_page, settings.page_fusion)
+
+
+def _by_page(fused: dict[str, float], rows: dict[str, dict[str, Any]], k: int, per_page: int,
+             page_fusion: float) -> list[Passage]:  # fmt: skip
+    """The evidence unit is the page: pages ranked by their best chunk's score plus `page_fusion`
+    of their other chunks' (a page whose several chunks match rises), each page's best chunks
+    first, at most `per_page` of them, `k` passages in all."""
+    pages: dict[tuple[str, int], list[str]] = {}
     for cid in sorted(fused, key=fused.__getitem__, reverse=True):
-        page = (rows[cid]["doc_sha256"], rows[cid]["page"])
-        if per_page.get(page, 0) >= settings.search_per_page:
-            continue  # spread the k results over more pages
-        per_page[page] = per_page.get(page, 0) + 1
-        hits.append(passage(rows[cid], fused[cid]))
-        if len(hits) == k:
+        pages.setdefault((rows[cid]["doc_sha256"], rows[cid]["page"]), []).append(cid)
+    score = {
+        page: fused[ids[0]] + page_fusion * sum(fused[c] for c in ids[1:]) for page, ids in pages.items()
+    }
+    hits: list[Passage] = []
+    for page in sorted(pages, key=score.__getitem__, reverse=True):
+        hits += [passage(rows[cid], fused[cid]) for cid in pages[page][:per_page]]
+        if len(hits) >= k:
             break
-    return hits
+    return hits[:k]
 
 
 def _rankings(
     index: AuditIndex, query: str, k: int, filters: dict[str, Any], mode: SearchMode
 ) -> list[tuple[float, Ranking]]:
-    """(weight, ranked rows) of each search the mode runs, run side by side."""
+    """(weight, ranked rows) of each search the mode runs, run side by side: the question, the
+    vocabulary of its metrics, the pages of the statements it names (routing), and each input of
+    a calculated metric it names."""
     settings = config.get_settings()
     where = build_where(filters)
     depth = max(4 * k, 40)
-    expansion = expand_query(query) if settings.search_expand else ""
+    route = plan_route(index, query) if settings.search_route else Route()
+    texts = [query, *([route.expansion] if route.expansion else []), *route.inputs]
     searches: list[tuple[float, Callable[[], Ranking]]] = []
     index.refresh_indexes()
     if mode in ("hybrid", "vector"):
-        # One encoder call for both texts; the searches then run side by side, since LanceDB
+        # One encoder call for every text; the searches then run side by side, since LanceDB
         # works outside the GIL.
-        vectors = index.embedder.encode([query, expansion] if expansion else [query])
-        searches.append((settings.vector_weight, partial(_vector, index, vectors[0], where, depth)))
-        if expansion:
-            searches.append((settings.expansion_weight, partial(_vector, index, vectors[1], where, depth)))
+        vectors = iter(index.embedder.encode(texts))
+        searches.append((settings.vector_weight, partial(_vector, index, next(vectors), where, depth)))
+        if route.expansion:
+            searches.append((settings.expansion_weight, partial(_vector, index, next(vectors), where, depth)))
+        for vector in vectors:  # a calculated metric's inputs
+            searches.append((settings.route_weight, partial(_vector, index, vector, where, depth)))
     if mode in ("hybrid", "fts"):
-        searches.append((settings.fts_weight, partial(_fts, index, f"{query} {expansion}", where, depth)))
-    rankings = _SEARCHES.map(lambda run: run(), [run for _, run in searches])
+        searches.append(
+            (settings.fts_weight, partial(_fts, index, f"{query} {route.expansion}", where, depth))
+        )
+    if route.statements:
+        on_statements = _and(where, _among("page_role", route.statements))
+        searches.append((settings.route_weight, partial(_fts, index, f"{query} {route.expansion}",
+                                                        on_statements, depth)))  # fmt: skip
+    rankings = list(_SEARCHES.map(lambda run: run(), [run for _, run in searches]))
     return [(weight, ranking) for (weight, _), ranking in zip(searches, rankings, strict=True)]
+
+
+@dataclass
+class Route:
+    """How a question was searched beyond its own words."""
+
+    expansion: str = ""
+    """The filing vocabulary of the metrics it names."""
+    statements: list[str] = field(default_factory=list)
+    """The primary statements it names, or whose metrics it names: their pages ranked apart."""
+    inputs: list[str] = field(default_factory=list)
+    """The line items of a calculated metric it names, searched apiece."""
+
+    def describe(self) -> list[str]:
+        return ([f"statement pages: {', '.join(self.statements)}"] if self.statements else []) + (
+            [f"metric inputs: {'; '.join(self.inputs)}"] if self.inputs else []
+        )
+
+
+def plan_route(index: AuditIndex, query: str) -> Route:
+    """The route of a question: statements only where the index knows its pages' roles."""
+    settings = config.get_settings()
+    has_roles = "page_role" in index.chunks.schema.names
+    return Route(
+        expansion=expand_query(query) if settings.search_expand else "",
+        statements=statements_named(query) if has_roles else [],
+        inputs=metric_inputs(query),
+    )
+
+
+def _among(column: str, values: list[str]) -> Expr:
+    clause = col(column) == lit(values[0])
+    for value in values[1:]:
+        clause = clause | (col(column) == lit(value))
+    return clause
+
+
+def _and(where: Expr | None, clause: Expr) -> Expr:
+    return clause if where is None else where & clause
 
 
 def _vector(index: AuditIndex, vector: np.ndarray, where: Expr | None, limit: int) -> Ranking:
