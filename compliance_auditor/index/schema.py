@@ -18,8 +18,8 @@ import pyarrow as pa
 from compliance_auditor.records import FILING_FIELDS, ParsedFiling
 
 SEARCHABLE_STATUS = ("ok", "needs_ocr")
-FILTER_FIELDS = (*FILING_FIELDS, "item", "doc_sha256", "doc_name")
-"""What a search may filter on: the filing's metadata, the Item, and the filing itself."""
+FILTER_FIELDS = (*FILING_FIELDS, "item", "page_role", "doc_sha256", "doc_name")
+"""What a search may filter on: the filing's metadata, the Item, the page's role, the filing."""
 
 _FILING_COLUMNS = [
     ("company", pa.string()),
@@ -44,6 +44,7 @@ def chunk_schema(dim: int) -> pa.Schema:
             ("part", pa.string()),
             ("heading", pa.string()),
             ("kind", pa.string()),
+            ("page_role", pa.string()),
             ("page", pa.int32()),
             ("pages", pa.list_(pa.int32())),
             ("bbox", pa.list_(pa.float32(), 4)),
@@ -97,7 +98,8 @@ def chunk_rows(parsed: ParsedFiling, search_texts: list[str], vectors: Any) -> l
         rows.append({
             "chunk_id": f"{parsed.sha256[:16]}-{n:05d}", "doc_sha256": parsed.sha256,
             "doc_name": parsed.filename, **filing, "item": chunk.item, "part": chunk.part,
-            "kind": chunk.kind, "page": chunk.page, "pages": chunk.pages or [chunk.page],
+            "kind": chunk.kind, "page_role": chunk.page_role, "page": chunk.page,
+            "pages": chunk.pages or [chunk.page],
             "bbox": chunk.bbox, "page_width": width, "page_height": height, "text": chunk.text,
             "search_text": search_text, "heading": chunk.heading, "table_html": chunk.table_html,
             "vector": vector,

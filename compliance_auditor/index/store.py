@@ -32,8 +32,9 @@ from compliance_auditor.index.schema import (
 )
 from compliance_auditor.index.search import SearchResult
 from compliance_auditor.logs import get_logger
+from compliance_auditor.page_roles import page_roles
 from compliance_auditor.questions import derive_filters
-from compliance_auditor.records import FILING_FIELDS, FilingTieOut, SearchMode
+from compliance_auditor.records import FILING_FIELDS, Chunk, FilingTieOut, SearchMode
 
 log = get_logger("database", "database.jsonl")
 
@@ -81,7 +82,46 @@ class AuditIndex:
     def chunks(self) -> Any:
         if self._chunks is None:
             self._chunks = self._open(config.get_settings().chunk_table, chunk_schema(self.embedder.dim))
+            if "page_role" not in self._chunks.schema.names:
+                self._add_page_roles(self._chunks)
         return self._chunks
+
+    def _add_page_roles(self, table: Any) -> None:
+        """Give a table written before page roles existed its `page_role` column, filled from the
+        stored rows (roles are a function of them), in one commit for the column and one for the roles."""
+        started = time.perf_counter()
+        with self._lock:
+            table.add_columns(pa.field("page_role", pa.string()))
+            fields = [
+                "chunk_id",
+                "doc_sha256",
+                "form_type",
+                "page",
+                "item",
+                "part",
+                "heading",
+                "kind",
+                "text",
+            ]
+            rows = table.search().select(fields).limit(None).to_list() if table.count_rows() else []
+            by_doc: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                by_doc.setdefault(row["doc_sha256"], []).append(row)
+            updates = []
+            for doc_rows in by_doc.values():
+                chunks = [Chunk(text=r["text"] or "", kind=r["kind"] or "", page=r["page"], bbox=[],
+                                item=r["item"] or "", part=r["part"] or "", heading=r["heading"] or "")
+                          for r in doc_rows]  # fmt: skip
+                roles = page_roles(chunks, doc_rows[0]["form_type"] or "")
+                updates += [{"chunk_id": r["chunk_id"], "page_role": roles[r["page"]].role} for r in doc_rows]
+            if updates:
+                table.merge_insert("chunk_id").when_matched_update_all().execute(
+                    pa.Table.from_pylist(updates)
+                )
+                self._indexes_dirty = True
+        seconds = round(time.perf_counter() - started, 2)
+        log.info("page roles backfilled", extra={"fields": {
+            "chunks": len(updates), "documents": len(by_doc), "seconds": seconds}})  # fmt: skip
 
     def version(self) -> int:
         return int(self.chunks.version)

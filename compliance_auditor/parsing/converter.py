@@ -6,6 +6,7 @@
     blocks.py       titles, paragraphs and tables, tagged with their Item and heading
     chunking.py     chunks that fit the embedding window
     boilerplate.py  pages counted but not indexed (contents, exhibit index, signatures)
+    page_roles.py   each page's role (a statement, a note, an Item, ...), set on its chunks
 
 `worker.py` runs the converter in a child process with a time limit and a memory cap.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from compliance_auditor import config
 from compliance_auditor.files import file_sha256
+from compliance_auditor.page_roles import page_roles
 from compliance_auditor.parsing.blocks import build_blocks
 from compliance_auditor.parsing.boilerplate import boilerplate_pages
 from compliance_auditor.parsing.chunking import WindowFitter, chunk_blocks
@@ -93,6 +95,9 @@ def parse_document(
     chunks = chunk_blocks(blocks, meta, WindowFitter(tokenizer, opts.max_tokens), opts.chunk_max_chars)
     boilerplate = boilerplate_pages(pages) if opts.skip_boilerplate else {}
     statements = statement_tables(blocks)
+    roles = page_roles(chunks, meta.form_type)
+    for chunk in chunks:
+        chunk.page_role = roles[chunk.page].role
     content = [c for c in chunks if c.page not in boilerplate]
     if not content:  # a document that is all formality is still indexed, never left empty
         content, boilerplate = chunks, {}
