@@ -37,7 +37,7 @@ _SEARCHES = ThreadPoolExecutor(max_workers=3, thread_name_prefix="search")
 # What a search reads of each chunk row: everything a passage shows, not the vector.
 COLUMNS = [
     "chunk_id", "doc_sha256", "doc_name", "company", "form_type", "fiscal_year", "item", "heading",
-    "kind", "page", "pages", "bbox", "page_width", "page_height", "text", "table_html",
+    "kind", "page", "pages", "bbox", "page_width", "page_height", "text", "table_html", "page_role",
 ]  # fmt: skip
 # A derived filter that matches nothing loses these, in this order, until something matches.
 RELAX_ORDER = ("form_type", "fiscal_year", "company")
@@ -126,7 +126,8 @@ def ranked(index: AuditIndex, query: str, k: int, filters: dict[str, Any], mode:
             score = weight / (settings.rrf_k + rank + 1)
             fused[row["chunk_id"]] = fused.get(row["chunk_id"], 0.0) + score
             rows[row["chunk_id"]] = row
-    return _by_page(fused, rows, k, settings.search_per_page, settings.page_fusion)
+    hits = _by_page(fused, rows, k, settings.search_per_page, settings.page_fusion)
+    return _with_continued_statements(index, hits)
 
 
 def _by_page(fused: dict[str, float], rows: dict[str, dict[str, Any]], k: int, per_page: int,
@@ -146,6 +147,33 @@ def _by_page(fused: dict[str, float], rows: dict[str, dict[str, Any]], k: int, p
         if len(hits) >= k:
             break
     return hits[:k]
+
+
+STATEMENT_PAGE_ROLES = ("income statement", "balance sheet", "cash flow statement")
+_statement_pages: dict[tuple[str, int], set[tuple[str, int, str]]] = {}
+
+
+def _with_continued_statements(index: AuditIndex, hits: list[Passage]) -> list[Passage]:
+    """A hit on a statement that runs over two pages is returned as both: the page before or
+    after it with the same statement's role joins its `pages`."""
+    if "page_role" not in index.chunks.schema.names:
+        return hits
+    known = _statement_pages.get((index.uri, index.version()))
+    if known is None:
+        rows = index.chunks.search().where(_among("page_role", list(STATEMENT_PAGE_ROLES)))
+        rows = rows.select(["doc_sha256", "page", "page_role"]).limit(None).to_list()
+        known = {(r["doc_sha256"], r["page"], r["page_role"]) for r in rows}
+        _statement_pages.clear()  # one version kept: the index only grows newer
+        _statement_pages[(index.uri, index.version())] = known
+    out = []
+    for hit in hits:
+        role = next((r for r in STATEMENT_PAGE_ROLES if (hit.doc_sha256, hit.page, r) in known), None)
+        pages = set(hit.pages or [hit.page])
+        if role is not None:
+            pages |= {p for p in (hit.page - 1, hit.page + 1) if (hit.doc_sha256, p, role) in known}
+        out.append(hit if len(pages) == len(hit.pages or [hit.page]) else hit.model_copy(
+            update={"pages": sorted(pages)}))  # fmt: skip
+    return out
 
 
 def _rankings(
@@ -227,7 +255,7 @@ def _vector(index: AuditIndex, vector: np.ndarray, where: Expr | None, limit: in
     builder = builder.refine_factor(config.get_settings().vector_refine_factor)
     if where is not None:
         builder = builder.where(where, prefilter=True)
-    rows: Ranking = builder.select([*COLUMNS, "_distance"]).limit(limit).to_list()
+    rows: Ranking = builder.select([*_columns(index), "_distance"]).limit(limit).to_list()
     return rows
 
 
@@ -238,8 +266,14 @@ def _fts(index: AuditIndex, query: str, where: Expr | None, limit: int) -> Ranki
     builder = index.chunks.search(terms, query_type="fts", fts_columns="search_text")
     if where is not None:
         builder = builder.where(where, prefilter=True)
-    rows: Ranking = builder.select([*COLUMNS, "_score"]).limit(limit).to_list()
+    rows: Ranking = builder.select([*_columns(index), "_score"]).limit(limit).to_list()
     return rows
+
+
+def _columns(index: AuditIndex) -> list[str]:
+    """COLUMNS the table has: a version pinned for replay may predate a column (page_role)."""
+    names = set(index.chunks.schema.names)
+    return [c for c in COLUMNS if c in names]
 
 
 def passage(row: dict[str, Any], score: float) -> Passage:
@@ -250,5 +284,5 @@ def passage(row: dict[str, Any], score: float) -> Passage:
         item=row["item"] or "", heading=row["heading"] or "", kind=row["kind"] or "", page=row["page"],
         pages=list(row["pages"] or []), bbox=[float(v) for v in row["bbox"]],
         page_width=row["page_width"], page_height=row["page_height"], text=row["text"], score=score,
-        table_html=row["table_html"] or "",
+        table_html=row["table_html"] or "", page_role=row.get("page_role") or "",
     )  # fmt: skip
