@@ -81,6 +81,16 @@ class Settings(BaseSettings):
         default=str(PROJECT_DIR / "data" / "lancedb"),
         description="LanceDB database: a local folder, or an s3:// or gs:// URI passed through as is.",
     )
+    db_storage_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="For an s3:// or gs:// db_uri: the object store's options as JSON (endpoint, region, "
+        "allow_http, access_key_id, ...); unset, they come from the standard AWS_* or GOOGLE_* variables.",
+    )
+    db_read_consistency_s: float = Field(
+        default=0.0, ge=0.0,
+        description="How stale a read of the index may be: 0 sees other processes' writes at once (a "
+        "file check on a local disk, a request on object storage).",
+    )  # fmt: skip
     data_dir: Path = Field(default=PROJECT_DIR / "data", description="Uploads and local state.")
     sample_filing: Path = Field(
         default=PROJECT_DIR / "tests" / "data" / "ULTABEAUTY_2023Q4_EARNINGS.pdf",
@@ -104,6 +114,12 @@ class Settings(BaseSettings):
     max_file_mb: int = Field(default=200, description="Files larger than this are refused.")
     parse_timeout_s: float = Field(default=300.0, description="Time limit to parse one document.")
     parse_memory_mb: int = Field(default=2048, description="Resident memory cap of the parser process.")
+    parse_processes: int = Field(
+        default=1, ge=1, le=64,
+        description="Parser processes working ahead of the embedder in a batch (each within "
+        "parse_memory_mb). 1 suits 2 cores; on a bigger machine, the cores left once the embedder "
+        "has its share.",
+    )  # fmt: skip
     parse_processes: int = Field(
         default=1, ge=1, le=64,
         description="Parser processes working ahead of the embedder in a batch (each within "
