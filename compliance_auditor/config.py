@@ -120,12 +120,6 @@ class Settings(BaseSettings):
         "parse_memory_mb). 1 suits 2 cores; on a bigger machine, the cores left once the embedder "
         "has its share.",
     )  # fmt: skip
-    parse_processes: int = Field(
-        default=1, ge=1, le=64,
-        description="Parser processes working ahead of the embedder in a batch (each within "
-        "parse_memory_mb). 1 suits 2 cores; on a bigger machine, the cores left once the embedder "
-        "has its share.",
-    )  # fmt: skip
     parser: Literal["auto", "layout", "hi_res"] = Field(
         default="auto",
         description="auto: unstructured's hi_res when its layout model is already in the local "

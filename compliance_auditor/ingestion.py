@@ -3,15 +3,16 @@
 For each file: its sha256 (a file already indexed is skipped), then parsing in a child
 process (`parsing.worker`), then the chunks embedded with their context line and committed to
 the index in one write, and the primary statements the parser read tied out and stored beside
-them (`tieout`). The next document is parsed while the current one is embedded.
+them (`tieout`). The next `AUDITOR_PARSE_PROCESSES` documents are parsed, each in its own
+process, while the current one is embedded.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,12 +144,9 @@ def ingest_paths(
     names = {Path(k).resolve(): v for k, v in (display_names or {}).items()}
     batch = _Batch(index, files, show_progress, on_document or (lambda *_: None), names, overrides or {})
     queue = _admit_all(batch, files, replace)
-    job = batch.start(*queue[0]) if queue else None
-    for n, (path, sha) in enumerate(queue):
-        current, job = job, (batch.start(*queue[n + 1]) if n + 1 < len(queue) else None)
-        assert current is not None
+    for (path, sha), job in zip(queue, _parse_ahead(batch, queue), strict=True):
         try:
-            parsed = current.result()
+            parsed = job.result()
         except IngestError as exc:
             batch.fail(path, sha, str(exc))
             continue
@@ -158,6 +156,20 @@ def ingest_paths(
     batch.summary.seconds = time.perf_counter() - started
     log.info("batch done", extra={"fields": batch.summary.as_dict()})
     return batch.summary
+
+
+def _parse_ahead(batch: _Batch, queue: list[tuple[Path, str]]) -> Iterator[ParseJob]:
+    """The parse jobs of `queue`, in order, with `AUDITOR_PARSE_PROCESSES` started ahead of the
+    one being collected: they parse while the caller embeds the document before them. Results
+    are collected in the queue's order, so a failure is reported against its own file."""
+    ahead = config.get_settings().parse_processes
+    pending: deque[ParseJob] = deque()
+    started = 0
+    for _ in queue:
+        while started < len(queue) and len(pending) <= ahead:
+            pending.append(batch.start(*queue[started]))
+            started += 1
+        yield pending.popleft()
 
 
 def _admit_all(batch: _Batch, files: list[Path], replace: bool) -> list[tuple[Path, str]]:

@@ -186,7 +186,7 @@ def test_bad_files_fail_alone_with_clear_reasons(index, workdir, tmp_path, set_e
     (workdir / "empty.pdf").write_bytes(b"")
     text_pdf(workdir / "blank.pdf", [[]])
     text_pdf(workdir / "long.pdf", [["page"]] * 12)
-    set_env(max_pages=10)
+    set_env(max_pages=10, parse_processes=3)  # three parsers ahead: each failure still lands on its file
     summary = ingest_paths([workdir], index, show_progress=False)
     reasons = dict(summary.failures)
     assert summary.added == 1 and summary.failed == 7

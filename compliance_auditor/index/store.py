@@ -53,8 +53,13 @@ class AuditIndex:
         if "://" not in self.uri:
             Path(self.uri).mkdir(parents=True, exist_ok=True)
         # Interval 0: every read sees writes from other processes (the CLI ingesting while the
-        # app serves questions); on a local disk the check costs well under a millisecond.
-        self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
+        # app serves questions); on a local disk the check costs well under a millisecond, on
+        # object storage a request (AUDITOR_DB_READ_CONSISTENCY_S).
+        self.db = lancedb.connect(
+            self.uri,
+            read_consistency_interval=timedelta(seconds=settings.db_read_consistency_s),
+            storage_options=settings.db_storage_options or None,
+        )
         self._embedder = embedder
         self._lock = threading.Lock()
         self.documents = self._open(settings.documents_table, DOCUMENT_SCHEMA)
