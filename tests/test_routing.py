@@ -7,6 +7,7 @@ import pytest
 
 from compliance_auditor.questions import metric_inputs, statements_named
 from tests.support.filings import ULTA
+from tests.support.scripted import run
 
 
 @pytest.mark.parametrize(
@@ -39,3 +40,9 @@ def test_pages_are_ranked_and_each_page_comes_once(ulta_index):
     result = ulta_index.search("net sales", k=10, filters={"doc_name": ULTA.name})
     pages = [(h.doc_sha256, h.page) for h in result.hits]
     assert len(pages) == len(set(pages))
+
+
+def test_the_agent_says_which_route_its_search_took(server, ulta_index):
+    result, events = run("What was Ulta Beauty's EBITDA for fiscal 2022?", ulta_index)
+    assert any(e.text.startswith("Also searched: metric inputs: operating income") for e in events)
+    assert result.searches[0].route == ["metric inputs: operating income; depreciation and amortization"]

@@ -33,6 +33,8 @@ def retrieve(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
     filters = state.search_filters if state.searches else state.filters
     say(runtime, "retrieve", f"Searching the filings: {query[:120]}")
     result = ctx.index.search(query, k=ctx.settings.agent_k, filters=filters)
+    if result.route:
+        say(runtime, "retrieve", f"Also searched: {'; '.join(result.route)}")
     record = SearchRecord(
         query=query, filters=result.filters, derived=result.filters_derived, relaxed=result.relaxed,
         hits=len(result.hits), table_version=result.table_version,
