@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 from lancedb.expr import col, lit
 
@@ -46,3 +47,12 @@ def test_an_index_without_roles_gets_them_on_opening_and_keeps_everything(ulta_o
     assert (
         AuditIndex(str(tmp_path / "db"), embedder=embedder).chunks.version == reopened.chunks.version
     )  # once
+
+
+def test_an_index_without_roles_can_be_ingested_into_first_thing(ulta_only, tmp_path, embedder):
+    shutil.copytree(ulta_only, tmp_path / "db")
+    AuditIndex(str(tmp_path / "db"), embedder=embedder).chunks.drop_columns(["page_role"])
+    reopened = AuditIndex(str(tmp_path / "db"), embedder=embedder)
+    done = ThreadPoolExecutor(1).submit(reopened.remove_orphans)  # its first touch of the chunks
+    assert done.result(timeout=60) == 0  # the backfill ran under the write lock, without a deadlock
+    assert "page_role" in reopened.chunks.schema.names

@@ -61,7 +61,7 @@ class AuditIndex:
             storage_options=settings.db_storage_options or None,
         )
         self._embedder = embedder
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: opening an older table backfills its page roles under it
         self.documents = self._open(settings.documents_table, DOCUMENT_SCHEMA)
         self.tieouts = self._open(settings.tieout_table, TIEOUT_SCHEMA)
         self._chunks: Any = None
@@ -336,7 +336,7 @@ class PinnedIndex(AuditIndex):
         settings = config.get_settings()
         self.uri, self.db, self.tag = live.uri, live.db, tag
         self._embedder = live.embedder
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: opening an older table backfills its page roles under it
         self.documents = self._checked_out(settings.documents_table, tag)
         self.tieouts = live.tieouts
         self._chunks = self._checked_out(settings.chunk_table, tag)
