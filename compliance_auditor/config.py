@@ -154,9 +154,9 @@ class Settings(BaseSettings):
         description="Route a question: rank the pages of the statements it names apart, and search "
         "each input of a calculated metric it names.",
     )
-    route_weight: float = Field(default=1.0, description="Weight of each routed ranking in the fusion.")
+    route_weight: float = Field(default=3.0, description="Weight of each routed ranking in the fusion.")
     page_fusion: float = Field(
-        default=0.0,
+        default=0.3,
         description="Pages are ranked by their best chunk's fused score plus this share of their other "
         "chunks' scores (0: by the best chunk alone).",
     )

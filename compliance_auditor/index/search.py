@@ -104,7 +104,7 @@ def search(
         hits=hits, mode=mode, filters=filters, filters_derived=derived, relaxed=relaxed,
         table_version=index.version(), seconds=time.perf_counter() - started,
         documents_version=int(index.documents.version),
-        route=plan_route(index, query).describe() if config.get_settings().search_route else [],
+        route=plan_route(index, query).describe(),
     )  # fmt: skip
     log.info("search", extra={"fields": {
         "query": query[:200], "mode": mode, "k": k, "filters": filters, "derived": derived,
@@ -143,7 +143,7 @@ def _by_page(fused: dict[str, float], rows: dict[str, dict[str, Any]], k: int, p
     }
     hits: list[Passage] = []
     for page in sorted(pages, key=score.__getitem__, reverse=True):
-        hits += [passage(rows[cid], fused[cid]) for cid in pages[page][:per_page]]
+        hits += [passage(rows[cid], score[page]) for cid in pages[page][:per_page]]  # the page's score
         if len(hits) >= k:
             break
     return hits[:k]
@@ -185,7 +185,7 @@ def _rankings(
     settings = config.get_settings()
     where = build_where(filters)
     depth = max(4 * k, 40)
-    route = plan_route(index, query) if settings.search_route else Route()
+    route = plan_route(index, query)
     texts = [query, *([route.expansion] if route.expansion else []), *route.inputs]
     searches: list[tuple[float, Callable[[], Ranking]]] = []
     index.refresh_indexes()
@@ -228,13 +228,14 @@ class Route:
 
 
 def plan_route(index: AuditIndex, query: str) -> Route:
-    """The route of a question: statements only where the index knows its pages' roles."""
+    """The route of a question (with `search_route`): statements only where the index knows its
+    pages' roles."""
     settings = config.get_settings()
-    has_roles = "page_role" in index.chunks.schema.names
+    routed = settings.search_route
     return Route(
         expansion=expand_query(query) if settings.search_expand else "",
-        statements=statements_named(query) if has_roles else [],
-        inputs=metric_inputs(query),
+        statements=statements_named(query) if routed and "page_role" in index.chunks.schema.names else [],
+        inputs=metric_inputs(query) if routed else [],
     )
 
 
