@@ -193,7 +193,8 @@ def _rankings(
         # One encoder call for every text; the searches then run side by side, since LanceDB
         # works outside the GIL.
         vectors = iter(index.embedder.encode(texts))
-        searches.append((settings.vector_weight, partial(_vector, index, next(vectors), where, depth)))
+        asked = next(vectors)  # the question's own vector
+        searches.append((settings.vector_weight, partial(_vector, index, asked, where, depth)))
         if route.expansion:
             searches.append((settings.expansion_weight, partial(_vector, index, next(vectors), where, depth)))
         for vector in vectors:  # a calculated metric's inputs
@@ -206,6 +207,8 @@ def _rankings(
         on_statements = _and(where, _among("page_role", route.statements))
         searches.append((settings.route_weight, partial(_fts, index, f"{query} {route.expansion}",
                                                         on_statements, depth)))  # fmt: skip
+        if mode in ("hybrid", "vector"):
+            searches.append((settings.route_weight, partial(_vector, index, asked, on_statements, depth)))
     rankings = list(_SEARCHES.map(lambda run: run(), [run for _, run in searches]))
     return [(weight, ranking) for (weight, _), ranking in zip(searches, rankings, strict=True)]
 
