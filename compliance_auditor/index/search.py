@@ -93,18 +93,19 @@ def search(
     k = k or config.get_settings().search_k
     derived = filters is None
     filters = index.derive_filters(query) if filters is None else dict(filters)
-    hits = ranked(index, query, k, filters, mode)
+    route = plan_route(index, query)
+    hits = ranked(index, query, k, filters, mode, route)
     relaxed: list[str] = []
     while derived and not hits and filters:
         dropped = next(f for f in RELAX_ORDER if f in filters)
         filters.pop(dropped)
         relaxed.append(dropped)
-        hits = ranked(index, query, k, filters, mode)
+        hits = ranked(index, query, k, filters, mode, route)
     result = SearchResult(
         hits=hits, mode=mode, filters=filters, filters_derived=derived, relaxed=relaxed,
         table_version=index.version(), seconds=time.perf_counter() - started,
         documents_version=int(index.documents.version),
-        route=plan_route(index, query).describe(),
+        route=route.describe(),
     )  # fmt: skip
     log.info("search", extra={"fields": {
         "query": query[:200], "mode": mode, "k": k, "filters": filters, "derived": derived,
@@ -113,15 +114,18 @@ def search(
     return result
 
 
-def ranked(index: AuditIndex, query: str, k: int, filters: dict[str, Any], mode: SearchMode) -> list[Passage]:
-    """The top `k` passages of the fused rankings, at most `search_per_page` from one page."""
+def ranked(
+    index: AuditIndex, query: str, k: int, filters: dict[str, Any], mode: SearchMode, route: Route
+) -> list[Passage]:
+    """The top `k` passages of the fused rankings (the question's and its `route`'s), at most
+    `search_per_page` from one page."""
     if not index.chunks.count_rows():
         return []
     settings = config.get_settings()
     searchable = index.searchable()
     fused: dict[str, float] = {}
     rows: dict[str, dict[str, Any]] = {}
-    for weight, ranking in _rankings(index, query, k, filters, mode):
+    for weight, ranking in _rankings(index, query, k, filters, mode, route):
         for rank, row in enumerate(r for r in ranking if r["doc_sha256"] in searchable):
             score = weight / (settings.rrf_k + rank + 1)
             fused[row["chunk_id"]] = fused.get(row["chunk_id"], 0.0) + score
@@ -177,7 +181,7 @@ def _with_continued_statements(index: AuditIndex, hits: list[Passage]) -> list[P
 
 
 def _rankings(
-    index: AuditIndex, query: str, k: int, filters: dict[str, Any], mode: SearchMode
+    index: AuditIndex, query: str, k: int, filters: dict[str, Any], mode: SearchMode, route: Route
 ) -> list[tuple[float, Ranking]]:
     """(weight, ranked rows) of each search the mode runs, run side by side: the question, the
     vocabulary of its metrics, the pages of the statements it names (routing), and each input of
@@ -185,7 +189,6 @@ def _rankings(
     settings = config.get_settings()
     where = build_where(filters)
     depth = max(4 * k, 40)
-    route = plan_route(index, query)
     texts = [query, *([route.expansion] if route.expansion else []), *route.inputs]
     searches: list[tuple[float, Callable[[], Ranking]]] = []
     index.refresh_indexes()
