@@ -113,6 +113,16 @@ def test_thin_evidence_sends_the_agent_to_search_again(server, ulta_index):
     assert result.mode == "answered" and len(server.requests) == 3
 
 
+def test_searching_again_hands_the_grader_passages_it_has_not_seen(server, ulta_index, set_env):
+    set_env(agent_k=4)
+    grades = iter([grader_keeping("Net sales", enough=False), grader_keeping("Net sales")])
+    server.responder = model(lambda r: next(grades)(r), net_sales_answer)
+    result, _ = run(QUESTION, ulta_index)
+    first, second = (passages(r) for r in server.requests[:2])
+    assert len(result.searches) == 2 and len(first) == len(second) == 4
+    assert not set(second.values()) & set(first.values())  # four the first search had not shown
+
+
 def test_the_agent_gives_up_after_max_iterations_and_says_what_it_searched(server, ulta_index, set_env):
     set_env(max_iterations=2)
     server.responder = model(

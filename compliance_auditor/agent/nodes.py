@@ -27,12 +27,16 @@ from compliance_auditor.verification.numbers import statement_scale
 
 
 def retrieve(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Search the index for the current query; keep only what no earlier search returned."""
+    """Search the index for the current query; keep only what no earlier search returned.
+
+    A later search reaches as deep as the passages already graded, so it hands the grader
+    `AUDITOR_AGENT_K` new ones even when it ranks the earlier ones first again."""
     started = time.perf_counter()
     ctx, query = runtime.context, state.query or state.question
     filters = state.search_filters if state.searches else state.filters
     say(runtime, "retrieve", f"Searching the filings: {query[:120]}")
-    result = ctx.index.search(query, k=ctx.settings.agent_k, filters=filters)
+    seen = set(state.graded_ids)
+    result = ctx.index.search(query, k=ctx.settings.agent_k + len(seen), filters=filters)
     if result.route:
         say(runtime, "retrieve", f"Also searched: {'; '.join(result.route)}")
     record = SearchRecord(
@@ -42,9 +46,9 @@ def retrieve(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
     )  # fmt: skip
     hits = [PassageRef(chunk_id=h.chunk_id, doc_sha256=h.doc_sha256, doc_name=h.doc_name, page=h.page)
             for h in result.hits]  # fmt: skip
-    seen = set(state.graded_ids)
     search = len(state.searches)
     fresh = [h.model_copy(update={"search": search}) for h in result.hits if h.chunk_id not in seen]
+    fresh = fresh[: ctx.settings.agent_k]
     return {
         "candidates": fresh, "searches": [record], "retrieved": hits, "search_filters": result.filters,
         "query": query,
