@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 
 import pytest
@@ -100,9 +101,13 @@ def test_the_approximate_vector_index_finds_what_an_exact_scan_finds(ulta_index,
     shutil.copytree(ulta_index.uri, tmp_path / "db")
     set_env(vector_index_min_rows=1)  # big filing sets get the index; force it on two small filings
     indexed = AuditIndex(str(tmp_path / "db"), embedder=embedder)
+    ulta = next(d for d in ulta_index.list_documents() if d["filename"] == ULTA.name)
+    filters = [{}, {"company": ulta["company"]}, {"fiscal_year": ulta["fiscal_year"], "form_type": "8-K"}]
     for question in ("Ulta Beauty net sales fourth quarter", "Amcor acquisition closing", "buybacks"):
-        for mode in ("vector", "hybrid"):
-            exact = [h.chunk_id for h in ulta_index.search(question, k=10, mode=mode).hits]
-            approximate = [h.chunk_id for h in indexed.search(question, k=10, mode=mode).hits]
-            assert approximate == exact, (question, mode)
-    assert "IvfHnswSq" in [ix.index_type for ix in indexed.chunks.list_indices()]
+        for mode, where in itertools.product(("vector", "hybrid"), filters):
+            exact = [h.chunk_id for h in ulta_index.search(question, k=10, mode=mode, filters=where).hits]
+            approximate = [h.chunk_id for h in indexed.search(question, k=10, mode=mode, filters=where).hits]
+            assert approximate and approximate == exact, (question, mode, where)
+    # The filter columns are indexed too, and the filtered searches above used them.
+    kinds = {ix.columns[0]: ix.index_type for ix in indexed.chunks.list_indices()}
+    assert kinds["vector"] == "IvfHnswSq" and kinds["fiscal_year"] == "Bitmap" and kinds["company"] == "BTree"

@@ -17,7 +17,7 @@ from typing import Any
 import lancedb
 import pyarrow as pa
 from lancedb.expr import col, lit
-from lancedb.index import FTS, HnswSq
+from lancedb.index import FTS, Bitmap, BTree, HnswSq
 
 from compliance_auditor import config
 from compliance_auditor.index import search
@@ -37,6 +37,13 @@ from compliance_auditor.questions import derive_filters
 from compliance_auditor.records import FILING_FIELDS, Chunk, FilingTieOut, SearchMode
 
 log = get_logger("database", "database.jsonl")
+
+FILTER_INDEXES: dict[str, Any] = {
+    "doc_sha256": BTree(), "company": BTree(), "fiscal_year": Bitmap(), "form_type": Bitmap(),
+    "page_role": Bitmap(),
+}  # fmt: skip
+"""Scalar indexes on the columns searches filter on, built with the vector index: a filter is
+applied before the vector and BM25 searches, and without them it scans its columns in full."""
 
 
 class AuditIndex:
@@ -235,7 +242,8 @@ class AuditIndex:
     def refresh_indexes(self) -> None:
         """Bring the indexes up to date after writes: BM25 (new rows are searched only once
         indexed) and, on a table big enough for an exact vector scan to cost tens of
-        milliseconds, the approximate vector index. Checked once per process, then after writes."""
+        milliseconds, the approximate vector index and the filter columns' scalar indexes.
+        Checked once per process, then after writes."""
         if self._indexes_checked and not self._indexes_dirty:
             return
         with self._lock:
@@ -243,13 +251,20 @@ class AuditIndex:
             indices = self.chunks.list_indices()
             if rows and (self._indexes_dirty or not any(ix.index_type == "FTS" for ix in indices)):
                 self.chunks.create_index("search_text", config=FTS(), replace=True)
-            if rows >= config.get_settings().vector_index_min_rows and _stale(indices, "vector", rows):
-                started = time.perf_counter()
-                self.chunks.create_index("vector", config=HnswSq(distance_type="cosine"), replace=True)
-                log.info("vector index built", extra={"fields": {
-                    "rows": rows, "seconds": round(time.perf_counter() - started, 2)}})  # fmt: skip
+            if rows >= config.get_settings().vector_index_min_rows:
+                self._build_stale(indices, rows)
             self._indexes_dirty = False
             self._indexes_checked = bool(rows)
+
+    def _build_stale(self, indices: list[Any], rows: int) -> None:
+        """The approximate vector index and the filter columns' scalar indexes, where missing or stale."""
+        for column, kind in (("vector", HnswSq(distance_type="cosine")), *FILTER_INDEXES.items()):
+            if column in self.chunks.schema.names and _stale(indices, column, rows):
+                started = time.perf_counter()
+                self.chunks.create_index(column, config=kind, replace=True)
+                seconds = round(time.perf_counter() - started, 2)
+                fields = {"column": column, "rows": rows, "seconds": seconds}
+                log.info("index built", extra={"fields": fields})
 
     def stats(self) -> dict[str, Any]:
         docs = self.list_documents()
