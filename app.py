@@ -12,32 +12,37 @@ from __future__ import annotations
 
 import streamlit as st
 
+from compliance_auditor.audit.history import answers_of
 from compliance_auditor.config import get_settings
-from compliance_auditor.workbench import ask, changes, library, procedures, sidebar, tieout
+from compliance_auditor.workbench import ask, changes, library, procedures, sidebar, signin, tieout
 from compliance_auditor.workbench.resources import freeze_the_loaded_heap, load_workbench
 
 settings = get_settings()
 st.set_page_config(page_title="Financial Compliance Auditor", page_icon="📑", layout="wide")
+identity = signin.who_is_asking(settings)  # stops here when nobody may use the page
 
 workbench = load_workbench(settings)
-st.session_state.setdefault("history", [])  # [{"question", "result"}]
+if "history" not in st.session_state:  # [{"question", "result"}]: the user's own, from the trail
+    st.session_state.history = [{"question": r.question, "result": r} for r in answers_of(identity)]
 st.session_state.setdefault("view", None)  # {"answer": i, "n": n, "page": page}
 
 with st.sidebar:
-    filters, analyst = sidebar.render(workbench)
+    signin.signed_in_line(identity)
+    filters = sidebar.render(workbench)
 
 ask_tab, procedures_tab, tieout_tab, changes_tab, library_tab = st.tabs(
     ["Ask", "Procedures", "Tie-out", "Changes", "Library"]
 )
 with ask_tab:
-    chat = ask.render_tab(workbench, analyst)
+    chat = ask.render_tab(workbench, identity)
 
-question = st.chat_input("Ask about the filings…")
-if question:
-    ask.answer_question(workbench, chat, question, filters, analyst)
+cannot_ask = signin.permitted(identity, "ask")
+question = st.chat_input(cannot_ask or "Ask about the filings…", disabled=bool(cannot_ask))
+if question and signin.allowed(identity, "ask"):
+    ask.answer_question(workbench, chat, question, filters, identity)
 
 with procedures_tab:
-    procedures.render_tab(workbench, analyst)
+    procedures.render_tab(workbench, identity)
 
 with tieout_tab:
     tieout.render_tab(workbench)
@@ -46,6 +51,6 @@ with changes_tab:
     changes.render_tab(workbench)
 
 with library_tab:
-    library.render_tab(workbench)
+    library.render_tab(workbench, identity)
 
 freeze_the_loaded_heap()

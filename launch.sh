@@ -144,6 +144,7 @@ import shutil
 import socket
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 from compliance_auditor.config import LOCAL_MODELS, get_settings
@@ -278,7 +279,26 @@ def check() -> None:
         row("free disk", f"{shutil.disk_usage(settings.db_uri).free / 1e9:.1f} GB")
 
 
-commands = {"settings": show_settings, "state": state, "wait": wait, "report": report, "check": check}
+def auth() -> int:
+    """1, saying why and how to fix it, when the app would serve beyond loopback with nobody signed in."""
+    import tomllib
+
+    from compliance_auditor.team.identity import startup_problem
+
+    secrets = Path(".streamlit/secrets.toml")
+    try:
+        block = tomllib.loads(secrets.read_text()).get("auth") if secrets.exists() else None
+    except tomllib.TOMLDecodeError as exc:
+        print(f"refusing to start: {secrets} is not valid TOML: {exc}")
+        return 1
+    problem = startup_problem(settings, settings.server_address, block)
+    if problem:
+        print(f"refusing to start: {problem}")
+    return 1 if problem else 0
+
+
+commands = {"settings": show_settings, "state": state, "wait": wait, "report": report, "check": check,
+            "auth": auth}
 try:
     sys.exit(commands[sys.argv[1]](*sys.argv[2:]))
 except KeyboardInterrupt:  # Ctrl-C: launch.sh's trap says what it stops; no traceback
@@ -450,6 +470,7 @@ run() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
   trap stop_started EXIT
+  helper auth || exit 2  # never serve past this machine with nobody signed in
   if [[ $LOCAL_MODEL == true ]]; then
     start_local_model
   elif [[ $LLM_WHERE == local ]]; then

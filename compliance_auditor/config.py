@@ -271,6 +271,26 @@ class Settings(BaseSettings):
         # Compose files pass an unset variable on as an empty one: that means off, not a broken start.
         return None if value == "" else value
 
+    auth: Literal["os", "oidc", "header"] = Field(
+        default="os",
+        description="Who is asking: os (the OS user; the app must bind to loopback), oidc (st.login, "
+        "an [auth] block in .streamlit/secrets.toml) or header (an authenticating proxy's header).",
+    )
+    auth_trusted_proxies: str = Field(
+        default="127.0.0.1,::1", description="Addresses whose identity headers are believed (header mode)."
+    )
+    auth_user_header: str = Field(default="X-Forwarded-User", description="The proxy's user header.")
+    auth_name_header: str = Field(default="X-Forwarded-Email", description="The proxy's display-name header.")
+    auth_groups_header: str = Field(default="X-Forwarded-Groups", description="The proxy's groups header.")
+    auth_groups_claim: str = Field(default="groups", description="The ID token's claim listing groups.")
+    auth_roles_file: Path | None = Field(
+        default=None, description="TOML mapping users and groups to roles (analyst, reviewer, admin)."
+    )
+    auth_default_roles: str = Field(
+        default="analyst",
+        description="Roles of a signed-in user the mapping does not name (comma-separated).",
+    )
+
     @property
     def llm_endpoints(self) -> list[str]:
         """The pool, in order. Anthropic and Bedrock use their own API unless an endpoint is set."""

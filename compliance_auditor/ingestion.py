@@ -26,6 +26,7 @@ from compliance_auditor.parsing.metadata import context_line
 from compliance_auditor.parsing.pdf import IngestError
 from compliance_auditor.parsing.worker import ParseJob
 from compliance_auditor.records import FilingMetadata, ParsedFiling
+from compliance_auditor.team.identity import os_user
 from compliance_auditor.tieout.stored import tie_out_tables
 
 log = get_logger("ingest", "ingest.jsonl")
@@ -92,10 +93,11 @@ class _Batch:
     """One call of `ingest_paths`: its index, options, progress bars and summary."""
 
     def __init__(self, index: AuditIndex, files: list[Path], show_progress: bool, notify: Notify,
-                 names: dict[Path, str], overrides: dict[str, object]) -> None:  # fmt: skip
+                 names: dict[Path, str], overrides: dict[str, object], ingested_by: str) -> None:  # fmt: skip
         from tqdm import tqdm
 
         self.index, self.notify, self.names, self.overrides = index, notify, names, overrides
+        self.ingested_by = ingested_by
         self.opts = ParseOptions.from_settings(index.embedder.tokenizer_file, index.embedder.max_tokens)
         self.summary = IngestSummary()
         self.docs_bar = tqdm(total=len(files), desc="documents", unit="doc", disable=not show_progress)
@@ -112,7 +114,7 @@ class _Batch:
         self.summary.failed += 1
         self.summary.failures.append((name, reason))
         if sha256:
-            self.index.record_failure(sha256, name, str(path), reason)
+            self.index.record_failure(sha256, name, str(path), reason, self.ingested_by)
         self.notify(name, "failed", reason)
         metrics.ingest_failed()
         log.warning("document failed", extra={"fields": {"file": name, "sha256": sha256, "reason": reason}})
@@ -131,18 +133,21 @@ def ingest_paths(
     show_progress: bool = True,
     on_document: Notify | None = None,
     display_names: dict[Path, str] | None = None,
+    ingested_by: str = "",
 ) -> IngestSummary:
     """Parse, chunk, embed and index files and folders. Bad files fail alone; the batch goes on.
 
     `on_document(filename, status, detail)` is called once per file (for UIs).
     `display_names` maps stored paths to the names users know them by (uploads).
+    `ingested_by` is who added them, shown in the Library (the OS user when not given).
     """
     started = time.perf_counter()
     index = index or AuditIndex()
     index.remove_orphans()
     files = discover(paths)
     names = {Path(k).resolve(): v for k, v in (display_names or {}).items()}
-    batch = _Batch(index, files, show_progress, on_document or (lambda *_: None), names, overrides or {})
+    by = ingested_by or os_user()
+    batch = _Batch(index, files, show_progress, on_document or (lambda *_: None), names, overrides or {}, by)
     queue = _admit_all(batch, files, replace)
     for (path, sha), job in zip(queue, _parse_ahead(batch, queue), strict=True):
         try:
@@ -204,7 +209,7 @@ def _index_document(batch: _Batch, parsed: ParsedFiling) -> None:
     summary.embed_cpu_seconds += time.process_time() - embed_cpu
     summary.parse_cpu_seconds += parsed.cpu_seconds
     version = index.add_document(
-        document_row(parsed, index.embedder.name), chunk_rows(parsed, texts, vectors)
+        document_row(parsed, index.embedder.name, batch.ingested_by), chunk_rows(parsed, texts, vectors)
     )
     tieout_started = time.perf_counter()
     tieout = tie_out_tables(parsed.statements, parsed.sha256, parsed.filename, version)

@@ -262,6 +262,21 @@ CHAIN_FIELDS = ("id", "ts", "seq", "prev_hash", "hash")
 """Fields the audit trail sets when it seals a record."""
 
 
+class Identity(BaseModel):
+    """Who acts: authenticated by the identity provider (`oidc`), an authenticating proxy
+    (`header`), or the operating system on a loopback-only app (`os`). Roles decide what they may do."""
+
+    subject: str = Field(description="Stable id: the token's `sub`, the proxy's user, the OS login.")
+    issuer: str = Field(description="Who vouches for it: the token's `iss`, `proxy <address>`, `os <host>`.")
+    name: str = Field(default="", description="Display name (or e-mail) shown beside the records.")
+    method: Literal["oidc", "header", "os"] = "os"
+    roles: list[str] = Field(default=[], description="analyst, reviewer, admin.")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.subject
+
+
 class ChainedRecord(BaseModel):
     """A record of the audit trail. The chain fields are empty until the trail seals it."""
 
@@ -269,6 +284,7 @@ class ChainedRecord(BaseModel):
 
     kind: str
     user: str = ""
+    identity: Identity | None = Field(default=None, description="Who acted, as authenticated.")
     id: str = Field(default="", description="The record's id in the audit trail.")
     ts: str = Field(default="", description="When it was sealed (UTC, ISO 8601).")
     seq: int | None = Field(default=None, description="Its 0-based place in the chain.")

@@ -6,6 +6,7 @@ the OpenAI-protocol test server.
 
 from __future__ import annotations
 
+import getpass
 import time
 import urllib.request
 from pathlib import Path
@@ -209,6 +210,7 @@ def test_uploaded_filings_are_ingested_in_the_background_under_generated_names(s
     at.run()
     library = next(tab for tab in at.tabs if tab.label == "Library")
     assert library.dataframe[0].value["file"].tolist() == ["Q4 report; DROP TABLE.pdf"]
+    assert library.dataframe[0].value["ingested by"].tolist() == [getpass.getuser()]
 
 
 def test_a_bad_upload_fails_alone_with_its_reason(server, ulta):

@@ -111,3 +111,12 @@ def test_the_approximate_vector_index_finds_what_an_exact_scan_finds(ulta_index,
     # The filter columns are indexed too, and the filtered searches above used them.
     kinds = {ix.columns[0]: ix.index_type for ix in indexed.chunks.list_indices()}
     assert kinds["vector"] == "IvfHnswSq" and kinds["fiscal_year"] == "Bitmap" and kinds["company"] == "BTree"
+
+
+def test_an_index_made_before_team_mode_gets_the_ingested_by_column(ulta_index, embedder, tmp_path):
+    shutil.copytree(ulta_index.uri, tmp_path / "db")
+    AuditIndex(str(tmp_path / "db"), embedder=embedder).documents.drop_columns(["ingested_by"])
+    reopened = AuditIndex(str(tmp_path / "db"), embedder=embedder)
+    assert "ingested_by" in reopened.documents.schema.names
+    assert {d["ingested_by"] for d in reopened.list_documents()} == {None}  # nobody recorded then
+    assert reopened.search("net sales").hits

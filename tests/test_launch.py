@@ -164,3 +164,16 @@ def test_local_model_serves_a_small_model_says_what_it_is_and_stops_it():
         assert not stop_and_wait(run)
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{url}/models", timeout=2)  # stopped with the app
+
+
+def test_a_start_beyond_loopback_without_authentication_is_refused_and_says_how():
+    port = free_port()
+    done = subprocess.run(
+        [str(LAUNCH)], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        env={**os.environ, "AUDITOR_SERVER_ADDRESS": "0.0.0.0", "AUDITOR_SERVER_PORT": str(port),
+             "AUDITOR_LLM_ENDPOINT": dead_url()},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "refusing to start" in done.stdout and "AUDITOR_AUTH=oidc" in done.stdout
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)  # nothing was served

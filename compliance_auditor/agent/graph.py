@@ -30,11 +30,12 @@ from compliance_auditor.agent.grading import grade
 from compliance_auditor.agent.nodes import generate, report_gap, retrieve, verify_answer
 from compliance_auditor.agent.planning import reflect, route_after_reflect
 from compliance_auditor.agent.prompts import pick_profile
-from compliance_auditor.agent.results import build_result, error_result, log, log_result, os_user, record
+from compliance_auditor.agent.results import build_result, error_result, log, log_result, record
 from compliance_auditor.agent.state import AgentState, Context
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.llm.pool import LLMPool, get_pool
-from compliance_auditor.records import AnswerRecord, CellRef
+from compliance_auditor.records import AnswerRecord, CellRef, Identity
+from compliance_auditor.team.identity import os_user
 
 
 def build_graph() -> Any:
@@ -78,10 +79,12 @@ def stream(
     pool: LLMPool | None = None,
     user: str = "",
     cell: CellRef | None = None,
+    identity: Identity | None = None,
 ) -> Iterator[Event]:
     """Run the agent, yielding status lines and answer tokens, and last the result.
 
-    `cell` tags the result (and its audit record) as one cell of a procedure run.
+    `cell` tags the result (and its audit record) as one cell of a procedure run; `identity` is
+    who asked, as authenticated (`user` is then their name).
     """
     settings = config.get_settings()
     pool = pool or get_pool(settings)
@@ -106,7 +109,8 @@ def stream(
         log.exception("agent error", extra={"fields": {"question_id": ctx.question_id}})
         result = error_result(ctx, question, filters, exc)
     result.latency_s, result.started_at = time.perf_counter() - started, started_at
-    result.user, result.cell = user or os_user(), cell
+    result.user = user or (identity.label if identity else os_user())
+    result.cell, result.identity = cell, identity
     record(result, ctx.index)
     log_result(result)
     metrics.question(result.mode)

@@ -3,7 +3,6 @@ trail with the index version it searched tagged for replay, and logged."""
 
 from __future__ import annotations
 
-import getpass
 import os
 from typing import Any
 
@@ -98,13 +97,6 @@ def privacy_warnings(pool: LLMPool) -> list[str]:
     ):
         warnings.append("LangSmith tracing is on: questions and filing text are sent to LangSmith.")
     return warnings
-
-
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except OSError:
-        return "unknown"
 
 
 def log_result(result: AnswerRecord) -> None:

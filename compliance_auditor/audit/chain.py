@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import base64
 import fcntl
-import getpass
 import hashlib
 import json
 import os
@@ -69,6 +68,7 @@ import orjson
 from compliance_auditor import config
 from compliance_auditor.logs import get_logger
 from compliance_auditor.records import CHAIN_FIELDS, ChainedRecord
+from compliance_auditor.team.identity import os_user
 
 log = get_logger("audit", "audit_events.jsonl")
 
@@ -213,20 +213,13 @@ def _new_entry(record: dict[str, Any]) -> dict[str, Any]:
         **record,
         "id": uuid.uuid4().hex[:16],
         "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
-        "user": record.get("user") or _os_user(),
+        "user": record.get("user") or os_user(),
     }
     try:
         canonical(entry)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"an audit record must be plain JSON: {exc}") from exc
     return entry
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # a container user with no name
-        return f"uid {os.getuid()}"
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -12,13 +12,18 @@ from pathlib import Path
 import orjson
 
 from compliance_auditor.audit.chain import append, find, log_path
-from compliance_auditor.records import VERDICTS, FeedbackRecord, SignOffRecord
+from compliance_auditor.records import VERDICTS, FeedbackRecord, Identity, SignOffRecord
+from compliance_auditor.team.roles import check
 
 
 def signoff(
-    answer_hash: str, reviewer: str, verdict: str, comment: str = "", path: str | Path | None = None
-) -> SignOffRecord:
-    """Append a reviewer's verdict on an answer (found by its hash, or a prefix of it)."""
+    answer_hash: str, reviewer: str, verdict: str, comment: str = "", path: str | Path | None = None,
+    identity: Identity | None = None,
+) -> SignOffRecord:  # fmt: skip
+    """Append a reviewer's verdict on an answer (found by its hash, or a prefix of it).
+
+    With `identity` (who is signing, as authenticated), their roles are checked first: a
+    reviewer, and not the one who asked (`team.roles.NotAllowed` otherwise)."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}")
     if not reviewer.strip():
@@ -26,20 +31,24 @@ def signoff(
     answer = find(answer_hash, path)
     if answer.get("kind") != "answer":
         raise ValueError(f"{answer_hash} is a {answer.get('kind')} record, not an answer")
+    if identity is not None:
+        asked_by = answer.get("identity")
+        check(identity, "sign_off", Identity.model_validate(asked_by) if asked_by else answer.get("user"))
     record = SignOffRecord.model_validate(
         {"answer_hash": answer["hash"], "answer_id": answer["id"], "reviewer": reviewer.strip(),
-         "verdict": verdict, "comment": comment}
+         "verdict": verdict, "comment": comment, "identity": identity}
     )  # fmt: skip
     append(record, path)
     return record
 
 
 def feedback(
-    answer_hash: str, user: str, rating: str, comment: str = "", path: str | Path | None = None
-) -> FeedbackRecord:
+    answer_hash: str, user: str, rating: str, comment: str = "", path: str | Path | None = None,
+    identity: Identity | None = None,
+) -> FeedbackRecord:  # fmt: skip
     """Append an analyst's thumbs up or down ("up" or "down") on an answer."""
     record = FeedbackRecord.model_validate(
-        {"answer_hash": answer_hash, "user": user, "rating": rating, "comment": comment}
+        {"answer_hash": answer_hash, "user": user, "rating": rating, "comment": comment, "identity": identity}
     )
     append(record, path)
     return record

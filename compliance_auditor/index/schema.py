@@ -73,6 +73,7 @@ DOCUMENT_SCHEMA = pa.schema(
         ("metadata_sources", pa.string()),
         ("embed_model", pa.string()),
         ("ingested_at", pa.string()),
+        ("ingested_by", pa.string()),
         ("table_version", pa.int64()),
         ("seconds", pa.float64()),
     ]
@@ -107,9 +108,9 @@ def chunk_rows(parsed: ParsedFiling, search_texts: list[str], vectors: Any) -> l
     return rows
 
 
-def document_row(parsed: ParsedFiling, embed_model: str) -> dict[str, Any]:
+def document_row(parsed: ParsedFiling, embed_model: str, ingested_by: str = "") -> dict[str, Any]:
     """The documents row of a parsed filing; `chunks`, `table_version` and `ingested_at` are
-    filled in when its chunks are committed."""
+    filled in when its chunks are committed. `ingested_by` is who added it."""
     unreadable = parsed.unreadable_pages
     return {
         "sha256": parsed.sha256, "filename": parsed.filename, "path": parsed.path,
@@ -117,15 +118,15 @@ def document_row(parsed: ParsedFiling, embed_model: str) -> dict[str, Any]:
         "error": f"no text on pages {unreadable} (OCR unavailable)" if unreadable else "",
         "pages": parsed.page_count, "ocr_pages": parsed.ocr_pages, "unreadable_pages": unreadable,
         "metadata_sources": json.dumps(parsed.meta.sources), "embed_model": embed_model,
-        "seconds": round(parsed.seconds, 3),
+        "seconds": round(parsed.seconds, 3), "ingested_by": ingested_by,
     }  # fmt: skip
 
 
-def failure_row(sha256: str, filename: str, path: str, error: str) -> dict[str, Any]:
+def failure_row(sha256: str, filename: str, path: str, error: str, ingested_by: str = "") -> dict[str, Any]:
     """The documents row of a file that could not be indexed, with the reason."""
     return {
         "sha256": sha256, "filename": filename, "path": path, "status": "failed", "error": error,
-        "pages": 0, "chunks": 0, "ingested_at": now(),
+        "pages": 0, "chunks": 0, "ingested_at": now(), "ingested_by": ingested_by,
     }  # fmt: skip
 
 

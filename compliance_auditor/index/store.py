@@ -70,6 +70,9 @@ class AuditIndex:
         self._embedder = embedder
         self._lock = threading.RLock()  # re-entered: opening an older table backfills its page roles under it
         self.documents = self._open(settings.documents_table, DOCUMENT_SCHEMA)
+        if "ingested_by" not in self.documents.schema.names:  # an index made before team mode
+            with self._lock:
+                self.documents.add_columns(pa.field("ingested_by", pa.string()))
         self.tieouts = self._open(settings.tieout_table, TIEOUT_SCHEMA)
         self._chunks: Any = None
         self._indexes_dirty = False
@@ -198,9 +201,9 @@ class AuditIndex:
         rows = self.tieouts.search().where(col("doc_sha256") == lit(sha256)).limit(1).to_list()
         return FilingTieOut.model_validate_json(rows[0]["record"]) if rows else None
 
-    def record_failure(self, sha256: str, filename: str, path: str, error: str) -> None:
+    def record_failure(self, sha256: str, filename: str, path: str, error: str, by: str = "") -> None:
         with self._lock:
-            self._put_document(failure_row(sha256, filename, path, error))
+            self._put_document(failure_row(sha256, filename, path, error, by))
 
     def update_metadata(self, sha256: str, **fields: Any) -> None:
         """Change a filing's metadata in the documents row and in every one of its chunks."""

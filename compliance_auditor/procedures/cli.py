@@ -28,7 +28,6 @@ from typing import Any
 from tqdm import tqdm
 
 from compliance_auditor import config
-from compliance_auditor.agent.results import os_user
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.procedures.cells import STATUS_LABELS
 from compliance_auditor.procedures.execute import work_on
@@ -42,6 +41,7 @@ from compliance_auditor.procedures.spec import ProcedureError
 from compliance_auditor.procedures.workbook import workbook_bytes
 from compliance_auditor.procedures.workpaper import run_workpaper_html
 from compliance_auditor.records import VERDICTS
+from compliance_auditor.team.identity import os_user
 
 
 def main(argv: list[str] | None = None) -> int:

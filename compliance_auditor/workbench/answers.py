@@ -10,11 +10,12 @@ import streamlit as st
 
 from compliance_auditor.audit.replay import read_answer
 from compliance_auditor.audit.signoff import feedback, signoff, signoff_state
-from compliance_auditor.records import VERDICTS, AnswerRecord
+from compliance_auditor.records import VERDICTS, AnswerRecord, Identity
 from compliance_auditor.snapshots import citation_snapshots, snapshot, stored_file
 from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.marks import marked_answer, notices, problems, summary_line
 from compliance_auditor.workbench.resources import Workbench
+from compliance_auditor.workbench.signin import allowed, permitted
 from compliance_auditor.workpaper import render_html, render_markdown, stored_tieouts
 
 
@@ -28,7 +29,7 @@ def select_citation(i: int) -> None:
         state.view = {"answer": i, "n": n, "page": citation.page}
 
 
-def show_answer(wb: Workbench, i: int, result: AnswerRecord, analyst: str) -> None:
+def show_answer(wb: Workbench, i: int, result: AnswerRecord, identity: Identity) -> None:
     """The answer first, its problems marked where they are, then one summary line, the sources,
     and one notice for how it came about (no model, a remote endpoint, passages left out)."""
     show_checked_answer(result)
@@ -44,7 +45,7 @@ def show_answer(wb: Workbench, i: int, result: AnswerRecord, analyst: str) -> No
         f"{shown(result.model)} · index version {result.table_version}"
     )
     if result.hash:
-        _answer_tools(wb, i, result, analyst)
+        _answer_tools(wb, i, result, identity)
 
 
 def show_checked_answer(result: AnswerRecord) -> None:
@@ -57,7 +58,7 @@ def show_checked_answer(result: AnswerRecord) -> None:
             st.markdown("\n".join(f"- {shown(p)}" for p in found))
 
 
-def _answer_tools(wb: Workbench, i: int, result: AnswerRecord, analyst: str) -> None:
+def _answer_tools(wb: Workbench, i: int, result: AnswerRecord, identity: Identity) -> None:
     cols = st.columns(3)
     for col, fmt, mime in ((cols[0], "html", "text/html"), (cols[1], "md", "text/markdown")):
         col.download_button(
@@ -72,11 +73,15 @@ def _answer_tools(wb: Workbench, i: int, result: AnswerRecord, analyst: str) -> 
         rating = st.feedback("thumbs", key=f"rating-{i}")
         comment = st.text_input("Comment", key=f"comment-{i}")
         if st.button("Send feedback", key=f"send-{i}", disabled=rating is None):
-            feedback(result.hash, analyst, "up" if rating == 1 else "down", comment)
+            feedback(result.hash, identity.label, "up" if rating == 1 else "down", comment, identity=identity)
             st.toast("Feedback recorded in the audit trail")
         verdict = st.selectbox("Verdict", VERDICTS, key=f"verdict-{i}")
-        if st.button("Sign off", key=f"signoff-{i}"):
-            signoff(result.hash, analyst, verdict, comment)
+        author = result.identity or result.user
+        cannot = permitted(identity, "sign_off", author)
+        if st.button("Sign off", key=f"signoff-{i}", disabled=bool(cannot), help=cannot or None) and allowed(
+            identity, "sign_off", author
+        ):
+            signoff(result.hash, identity.label, verdict, comment, identity=identity)
             st.rerun()
 
 

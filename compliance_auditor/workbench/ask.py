@@ -8,13 +8,14 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from compliance_auditor.agent.graph import stream
-from compliance_auditor.records import AnswerRecord
+from compliance_auditor.records import AnswerRecord, Identity
 from compliance_auditor.workbench.answers import show_answer, show_source
 from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.resources import Workbench
+from compliance_auditor.workbench.signin import allowed, permitted
 
 
-def render_tab(wb: Workbench, analyst: str) -> DeltaGenerator:
+def render_tab(wb: Workbench, identity: Identity) -> DeltaGenerator:
     """Draw the tab; returns the chat column, where a new question's answer goes."""
     state = st.session_state
     if not wb.searchable:
@@ -23,8 +24,13 @@ def render_tab(wb: Workbench, analyst: str) -> DeltaGenerator:
             "or start with the bundled sample filing."
         )
         sample = wb.settings.sample_filing
-        if sample.is_file() and st.button(f"Ingest the sample filing ({sample.name})", type="primary"):
-            wb.queue_files([(sample, sample.name)])
+        cannot = permitted(identity, "upload")
+        label = f"Ingest the sample filing ({sample.name})"
+        offered = sample.is_file() and st.button(
+            label, type="primary", disabled=bool(cannot), help=cannot or None
+        )
+        if offered and allowed(identity, "upload"):
+            wb.queue_files([(sample, sample.name)], identity.label)
     chat, source = st.columns([1, 1], gap="large")
     # The source column is filled first (the layout is the same): a clicked citation's page is
     # sent before the whole chat history is drawn again.
@@ -40,19 +46,19 @@ def render_tab(wb: Workbench, analyst: str) -> DeltaGenerator:
             with st.chat_message("user"):
                 st.markdown(shown(item["question"]))
             with st.chat_message("assistant"):
-                show_answer(wb, i, item["result"], analyst)
+                show_answer(wb, i, item["result"], identity)
     return chat
 
 
 def answer_question(
-    wb: Workbench, chat: DeltaGenerator, question: str, filters: dict[str, Any] | None, analyst: str
+    wb: Workbench, chat: DeltaGenerator, question: str, filters: dict[str, Any] | None, identity: Identity
 ) -> None:
     """Ask the agent, streaming its steps and answer into the chat; then open the first source."""
     with chat:
         with st.chat_message("user"):
             st.markdown(shown(question))
         with st.chat_message("assistant"):
-            result = _stream_answer(wb, question, filters, analyst)
+            result = _stream_answer(wb, question, filters, identity)
     state = st.session_state
     state.history.append({"question": question, "result": result})
     cited = result.citations or result.evidence
@@ -62,12 +68,12 @@ def answer_question(
 
 
 def _stream_answer(
-    wb: Workbench, question: str, filters: dict[str, Any] | None, analyst: str
+    wb: Workbench, question: str, filters: dict[str, Any] | None, identity: Identity
 ) -> AnswerRecord:
     status = st.status("Retrieving evidence…", expanded=False)
     answer_box = st.empty()
     streamed, result = "", None
-    for event in stream(question, filters, index=wb.index, pool=wb.pool, user=analyst):
+    for event in stream(question, filters, index=wb.index, pool=wb.pool, identity=identity):
         if event.kind == "status":
             status.update(label=event.text)
             status.write(shown(event.text))

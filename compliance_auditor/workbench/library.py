@@ -8,13 +8,14 @@ from typing import Any
 
 import streamlit as st
 
-from compliance_auditor.records import FILING_FIELDS
+from compliance_auditor.records import FILING_FIELDS, Identity
 from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.resources import Workbench
+from compliance_auditor.workbench.signin import allowed, permitted
 
 
-def render_tab(wb: Workbench) -> None:
-    _uploads(wb)
+def render_tab(wb: Workbench, identity: Identity) -> None:
+    _uploads(wb, identity)
     _ingestion_progress(wb)
     if not wb.documents:
         st.caption("No filings yet.")
@@ -25,29 +26,37 @@ def render_tab(wb: Workbench) -> None:
             {"company": d["company"], "form": d["form_type"], "fiscal year": d["fiscal_year"],
              "period": d["fiscal_period"], "pages": d["pages"], "chunks": d["chunks"],
              "status": d["status"], "reason": d["error"], "file": d["filename"],
-             "ingested at": d["ingested_at"]}
+             "ingested at": d["ingested_at"], "ingested by": d.get("ingested_by") or ""}
             for d in wb.documents
         ],
         hide_index=True, width="stretch",
     )  # fmt: skip
     names = {f"{d['filename']} ({d['sha256'][:8]})": d for d in wb.documents}
     doc = names[st.selectbox("Filing", list(names), key="picked")]
-    _metadata_form(wb, doc)
+    _metadata_form(wb, doc, identity)
+    cannot = permitted(identity, "delete_filing")
     confirm = st.checkbox(f"Yes, delete {shown(doc['filename'])} and all its chunks", key="confirm-delete")
-    if st.button("Delete filing", disabled=not confirm):
+    if st.button("Delete filing", disabled=not confirm or bool(cannot), help=cannot or None) and allowed(
+        identity, "delete_filing"
+    ):
         wb.index.delete_document(doc["sha256"])
         st.session_state.view = None
         st.rerun()
 
 
-def _uploads(wb: Workbench) -> None:
+def _uploads(wb: Workbench, identity: Identity) -> None:
     """The uploader: files are stored under generated names, the user's filename kept as metadata."""
     state, settings = st.session_state, wb.settings
+    if cannot := permitted(identity, "upload"):
+        st.caption(shown(cannot))
+        return
     state.setdefault("uploader", 0)
     uploads = st.file_uploader(
         "Add filings (PDF)", type=["pdf"], accept_multiple_files=True, key=f"uploads-{state.uploader}"
     )
     if not uploads or not st.button(f"Ingest {len(uploads)} file(s)", type="primary"):
+        return
+    if not allowed(identity, "upload"):
         return
     target = settings.data_dir / "uploads"
     target.mkdir(parents=True, exist_ok=True)
@@ -60,7 +69,7 @@ def _uploads(wb: Workbench) -> None:
         path.write_bytes(upload.getvalue())
         accepted.append((path, upload.name))
     if accepted:
-        wb.queue_files(accepted)
+        wb.queue_files(accepted, identity.label)
     state.uploader += 1
     st.rerun()
 
@@ -86,7 +95,7 @@ def _ingestion_progress(wb: Workbench) -> None:
     ingestion_progress()
 
 
-def _metadata_form(wb: Workbench, doc: dict[str, Any]) -> None:
+def _metadata_form(wb: Workbench, doc: dict[str, Any], identity: Identity) -> None:
     with st.form("metadata"):
         st.caption("Metadata (used for filters and citations)")
         left, right = st.columns(2)
@@ -100,7 +109,10 @@ def _metadata_form(wb: Workbench, doc: dict[str, Any]) -> None:
             "period_end": left.text_input("Period end (YYYY-MM-DD)", doc["period_end"] or ""),
         }
         assert tuple(edited) == FILING_FIELDS
-        if st.form_submit_button("Save metadata"):
+        cannot = permitted(identity, "edit_metadata")
+        if st.form_submit_button("Save metadata", disabled=bool(cannot), help=cannot or None) and allowed(
+            identity, "edit_metadata"
+        ):
             changed = {
                 k: v for k, v in edited.items() if v != (doc[k] or ("" if k != "fiscal_year" else 2000))
             }

@@ -24,10 +24,11 @@ from compliance_auditor.procedures.runs import FilingRef, RunBusy, RunSpec, RunS
 from compliance_auditor.procedures.scope import ScopeError, resolve_among
 from compliance_auditor.procedures.workbook import STATUS_FILLS, workbook_bytes
 from compliance_auditor.procedures.workpaper import run_workpaper_html
-from compliance_auditor.records import VERDICTS
+from compliance_auditor.records import VERDICTS, Identity
 from compliance_auditor.workbench.answers import show_checked_answer, show_source
 from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.resources import Workbench
+from compliance_auditor.workbench.signin import allowed, permitted
 
 _ACTIVE = ("queued", "running")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -37,11 +38,11 @@ LEGEND = (
 )
 
 
-def render_tab(wb: Workbench, analyst: str) -> None:
+def render_tab(wb: Workbench, identity: Identity) -> None:
     store = RunStore(wb.settings.runs_dir)
     run_ids = store.run_ids()
     with st.expander("New run", expanded=not run_ids):
-        _new_run(wb, store, analyst)
+        _new_run(wb, store, identity)
     if not run_ids:
         st.caption("No runs yet: pick a procedure and a scope above, then start a run.")
         return
@@ -53,7 +54,7 @@ def render_tab(wb: Workbench, analyst: str) -> None:
     review = reviews(store, run_id, wb.settings.audit_log)
     st.caption(f"{shown(spec.procedure_label)} · {shown(spec.scope.describe())} · {summary(review, cells)}")
     _matrix(matrix, review)
-    _cell(wb, store, spec, matrix, review, analyst)
+    _cell(wb, store, spec, matrix, review, identity)
     _run_tools(wb, store, spec)
 
 
@@ -68,7 +69,7 @@ def _offered(wb: Workbench) -> list[Listed]:
     return _procedures(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.exists()))
 
 
-def _new_run(wb: Workbench, store: RunStore, analyst: str) -> None:
+def _new_run(wb: Workbench, store: RunStore, identity: Identity) -> None:
     listed = _offered(wb)
     for broken in (p for p in listed if p.error):
         st.error(f"{shown(broken.path.name)} cannot be used: {shown(broken.error)}")
@@ -87,9 +88,12 @@ def _new_run(wb: Workbench, store: RunStore, analyst: str) -> None:
         return
     items = len(chosen.loaded.procedure.items)
     st.caption(f"{items} items × {len(filings)} filing(s) = {items * len(filings)} cells")
-    if st.button("Start run", type="primary", key="start-run"):
+    cannot = permitted(identity, "run_procedure")
+    if st.button(
+        "Start run", type="primary", key="start-run", disabled=bool(cannot), help=cannot or None
+    ) and (allowed(identity, "run_procedure")):
         spec = store.create(
-            chosen.loaded, scope, filings, user=analyst, concurrency=wb.settings.run_concurrency
+            chosen.loaded, scope, filings, user=identity.label, concurrency=wb.settings.run_concurrency
         )
         start_background(spec.id)
         st.session_state.run = spec.id
@@ -229,7 +233,7 @@ def _review_mark(reviewed: CellReview | None) -> str:
 
 
 def _cell(wb: Workbench, store: RunStore, spec: RunSpec, matrix: Matrix,
-          review: dict[tuple[str, str], CellReview], analyst: str) -> None:  # fmt: skip
+          review: dict[tuple[str, str], CellReview], identity: Identity) -> None:  # fmt: skip
     st.subheader("Cell")
     questions = {item.id: item.question for item, _ in matrix.rows}
     labels = {f.doc_sha256: f.label for f in spec.filings}
@@ -255,7 +259,7 @@ def _cell(wb: Workbench, store: RunStore, spec: RunSpec, matrix: Matrix,
             st.error(f"The cell's answer record cannot be read from the audit trail: {shown(str(exc))}")
             return
         _answer(wb, record)
-        _sign_off(store, spec, item_id, sha, analyst)
+        _sign_off(store, spec, item_id, sha, identity)
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -284,7 +288,7 @@ def _answer(wb: Workbench, record: Any) -> None:
             show_source(wb, view, record, key="cell")
 
 
-def _sign_off(store: RunStore, spec: RunSpec, item_id: str, sha: str, reviewer: str) -> None:
+def _sign_off(store: RunStore, spec: RunSpec, item_id: str, sha: str, identity: Identity) -> None:
     with st.expander("Review and sign-off"):
         verdict = st.selectbox("Verdict", VERDICTS, key="run-verdict")
         comment = st.text_input("Comment", key="run-comment")
@@ -293,10 +297,12 @@ def _sign_off(store: RunStore, spec: RunSpec, item_id: str, sha: str, reviewer: 
             "Sign off this filing's column": {"doc_sha256": sha},
             "Sign off the whole run": {},
         }
+        cannot = permitted(identity, "sign_off", spec.created_by)
         for column, (label, where) in zip(st.columns(3), targets.items(), strict=True):
-            if column.button(label, key=f"run-{label}"):
+            clicked = column.button(label, key=f"run-{label}", disabled=bool(cannot), help=cannot or None)
+            if clicked and allowed(identity, "sign_off", spec.created_by):
                 try:
-                    signed = sign_off(store, spec.id, reviewer, verdict, comment, **where)
+                    signed = sign_off(store, spec.id, identity.label, verdict, comment, **where)
                 except (LookupError, ValueError) as exc:
                     st.error(str(exc))
                     return

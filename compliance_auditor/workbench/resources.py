@@ -32,6 +32,8 @@ class IngestJob:
     """One upload batch, ingested by the background worker while everyone keeps working."""
 
     names: list[str]
+    by: str = ""
+    """Who uploaded them (shown in the Library beside each filing)."""
     done: list[tuple[str, str, str]] = field(default_factory=list)
     state: str = "queued"
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
@@ -46,8 +48,8 @@ class IngestWorker:
         self._queue: queue.Queue[tuple[IngestJob, list[Path], dict[Path, str]]] = queue.Queue()
         threading.Thread(target=self._run, daemon=True, name="ingest-worker").start()
 
-    def submit(self, files: list[tuple[Path, str]]) -> IngestJob:
-        job = IngestJob(names=[name for _, name in files])
+    def submit(self, files: list[tuple[Path, str]], by: str = "") -> IngestJob:
+        job = IngestJob(names=[name for _, name in files], by=by)
         self.jobs.append(job)
         self._queue.put((job, [p for p, _ in files], {p: name for p, name in files}))
         return job
@@ -61,7 +63,7 @@ class IngestWorker:
             job.state = "running"
             try:
                 ingest_paths(
-                    paths, self.index, show_progress=False, display_names=names,
+                    paths, self.index, show_progress=False, display_names=names, ingested_by=job.by,
                     on_document=lambda *event, done=job.done: done.append(event),
                 )  # fmt: skip
             except Exception as exc:  # the worker must survive any batch
@@ -123,8 +125,8 @@ class Workbench:
     def searchable(self) -> list[dict[str, Any]]:
         return [d for d in self.documents if d["status"] in SEARCHABLE_STATUS]
 
-    def queue_files(self, files: list[tuple[Path, str]]) -> None:
-        self.worker.submit(files)
+    def queue_files(self, files: list[tuple[Path, str]], by: str) -> None:
+        self.worker.submit(files, by)
         st.toast(f"Ingesting {len(files)} filing(s) in the background")
 
 

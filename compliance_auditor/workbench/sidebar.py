@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Any
 
 import streamlit as st
@@ -12,8 +11,8 @@ from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.resources import Workbench, endpoint_health
 
 
-def render(wb: Workbench) -> tuple[dict[str, Any] | None, str]:
-    """Draw the sidebar; returns the questions' filters (None: derive them) and the analyst's name."""
+def render(wb: Workbench) -> dict[str, Any] | None:
+    """Draw the sidebar; returns the questions' filters (None: derive them)."""
     st.header("Model")
     _model_health(wb)
     st.header("Index")
@@ -36,9 +35,7 @@ def render(wb: Workbench) -> tuple[dict[str, Any] | None, str]:
         ),
         "item": st.text_input("Item (e.g. 7, 1A)").strip().upper(),
     }
-    filters = {k: v for k, v in scope.items() if v} or None
-    analyst = st.text_input("Analyst", value=getpass.getuser(), help="Recorded with every answer")
-    return filters, analyst
+    return {k: v for k, v in scope.items() if v} or None
 
 
 def _model_health(wb: Workbench) -> None:
