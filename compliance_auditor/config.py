@@ -106,7 +106,14 @@ class Settings(BaseSettings):
     embed_device: str = Field(default="auto", description="auto, cpu, cuda or mps.")
     embed_batch_size: int = Field(default=8, description="Chunks per embedding batch.")
     embed_backend: str = Field(
-        default="onnx", description="onnx (exported locally at first use, CPU) or torch."
+        default="onnx",
+        description="How questions (and, with 'same' below, chunks) are embedded: onnx (exported "
+        "locally at first use, CPU), onnx-int8 or torch.",
+    )
+    embed_ingest_backend: str = Field(
+        default="onnx-int8",
+        description="How ingestion embeds chunks: onnx-int8 (the export's matrix products in 8-bit "
+        "integers, CPU), or 'same' as AUDITOR_EMBED_BACKEND.",
     )
 
     chunk_max_chars: int = Field(default=900, description="Upper bound of a prose chunk's text.")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from compliance_auditor import config, metrics
 from compliance_auditor.files import file_sha256
+from compliance_auditor.index.embedder import ingest_embedder
 from compliance_auditor.index.schema import chunk_rows, document_row
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.logs import get_logger
@@ -98,6 +99,7 @@ class _Batch:
 
         self.index, self.notify, self.names, self.overrides = index, notify, names, overrides
         self.ingested_by = ingested_by
+        self.embedder = ingest_embedder(index.embedder)
         self.opts = ParseOptions.from_settings(index.embedder.tokenizer_file, index.embedder.max_tokens)
         self.summary = IngestSummary()
         self.docs_bar = tqdm(total=len(files), desc="documents", unit="doc", disable=not show_progress)
@@ -204,12 +206,13 @@ def _index_document(batch: _Batch, parsed: ParsedFiling) -> None:
     _harmonise_company(parsed.meta, index)
     texts = [f"{context_line(parsed.meta, c.item, c.heading)}\n{c.text}" for c in parsed.chunks]
     embed_started, embed_cpu = time.perf_counter(), time.process_time()
-    vectors = index.embedder.encode(texts, config.get_settings().embed_batch_size)
+    vectors = batch.embedder.encode(texts, config.get_settings().embed_batch_size)
     summary.embed_seconds += time.perf_counter() - embed_started
     summary.embed_cpu_seconds += time.process_time() - embed_cpu
     summary.parse_cpu_seconds += parsed.cpu_seconds
     version = index.add_document(
-        document_row(parsed, index.embedder.name, batch.ingested_by), chunk_rows(parsed, texts, vectors)
+        document_row(parsed, f"{index.embedder.name} ({batch.embedder.backend})", batch.ingested_by),
+        chunk_rows(parsed, texts, vectors),
     )
     tieout_started = time.perf_counter()
     tieout = tie_out_tables(parsed.statements, parsed.sha256, parsed.filename, version)
