@@ -14,7 +14,7 @@ import streamlit as st
 
 from compliance_auditor.audit.history import answers_of
 from compliance_auditor.config import get_settings
-from compliance_auditor.workbench import ask, changes, library, procedures, sidebar, signin, tieout
+from compliance_auditor.workbench import ask, changes, library, procedures, review, sidebar, signin, tieout
 from compliance_auditor.workbench.resources import freeze_the_loaded_heap, load_workbench
 
 settings = get_settings()
@@ -30,8 +30,9 @@ with st.sidebar:
     signin.signed_in_line(identity)
     filters = sidebar.render(workbench)
 
-ask_tab, procedures_tab, tieout_tab, changes_tab, library_tab = st.tabs(
-    ["Ask", "Procedures", "Tie-out", "Changes", "Library"]
+reviewing = "reviewer" in identity.roles
+ask_tab, procedures_tab, tieout_tab, changes_tab, library_tab, *review_tab = st.tabs(
+    ["Ask", "Procedures", "Tie-out", "Changes", "Library", *(["Review"] if reviewing else [])]
 )
 with ask_tab:
     chat = ask.render_tab(workbench, identity)
@@ -52,5 +53,9 @@ with changes_tab:
 
 with library_tab:
     library.render_tab(workbench, identity)
+
+for tab in review_tab:
+    with tab:
+        review.render_tab(workbench, identity)
 
 freeze_the_loaded_heap()

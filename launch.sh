@@ -19,7 +19,7 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 SYSTEM_PACKAGES=(tesseract-ocr)
 # The test suite drives these for real: shellcheck lints this script, nginx fronts test model
-# servers, chromium (with its driver) runs the end-to-end browser test.
+# servers, chromium (with its driver) runs the end-to-end browser tests.
 TEST_PACKAGES=(shellcheck nginx chromium chromium-driver)
 # llama.cpp's server is built from source for the local model (--local-model, and the tests).
 BUILD_PACKAGES=(cmake g++ ninja-build)
@@ -329,6 +329,9 @@ read_settings() {
 setup() {
   local packages=("${SYSTEM_PACKAGES[@]}")
   if has_extra dev ${@+"$@"}; then packages+=("${TEST_PACKAGES[@]}"); fi
+  # node runs the OpenID provider of the team-mode tests; a node already installed (nodesource's,
+  # which carries its own npm) is used as it is, never replaced by Debian's.
+  if has_extra dev ${@+"$@"} && ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
   if has_extra dev ${@+"$@"} || [[ $LOCAL_MODEL == true ]]; then packages+=("${BUILD_PACKAGES[@]}"); fi
   install_system_packages "${packages[@]}"
   install_python ${@+"$@"}

@@ -45,7 +45,7 @@ def show_answer(wb: Workbench, i: int, result: AnswerRecord, identity: Identity)
         f"{shown(result.model)} · index version {result.table_version}"
     )
     if result.hash:
-        _answer_tools(wb, i, result, identity)
+        answer_tools(wb, i, result, identity)
 
 
 def show_checked_answer(result: AnswerRecord) -> None:
@@ -58,7 +58,8 @@ def show_checked_answer(result: AnswerRecord) -> None:
             st.markdown("\n".join(f"- {shown(p)}" for p in found))
 
 
-def _answer_tools(wb: Workbench, i: int, result: AnswerRecord, identity: Identity) -> None:
+def answer_tools(wb: Workbench, i: int | str, result: AnswerRecord, identity: Identity) -> None:
+    """The workpaper downloads, the sign-off state, feedback and sign-off; `i` keys the widgets."""
     cols = st.columns(3)
     for col, fmt, mime in ((cols[0], "html", "text/html"), (cols[1], "md", "text/markdown")):
         col.download_button(

@@ -33,12 +33,16 @@ CHROMIUM_ARGS = [
 
 
 @contextlib.contextmanager
-def running_app(env: dict[str, str], timeout: float = 180) -> Iterator[str]:
-    """`streamlit run app.py` on a free loopback port; yields its URL."""
-    port = free_port()
+def running_app(
+    env: dict[str, str], timeout: float = 180, port: int | None = None, args: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """`streamlit run app.py` on a loopback port (a free one unless given), with Streamlit's
+    options `args`; yields its URL."""
+    port = port or free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        *args,
     ]  # fmt: skip
     logs = Path(env.get("AUDITOR_LOGS_DIR", ROOT / "logs"))
     logs.mkdir(parents=True, exist_ok=True)
