@@ -473,7 +473,7 @@ run() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
   trap stop_started EXIT
-  helper auth || exit 2  # never serve past this machine with nobody signed in
+  FORWARDED_ALLOW_IPS=none helper auth || exit 2  # never serve past this machine with nobody signed in
   if [[ $LOCAL_MODEL == true ]]; then
     start_local_model
   elif [[ $LLM_WHERE == local ]]; then
@@ -485,6 +485,9 @@ run() {
     helper report
   fi
   say "starting the app on http://$ADDRESS:$PORT"
+  # The address that connected, never an X-Forwarded-For a client sends: team mode's header
+  # sign-in trusts identity headers from the proxy's address only.
+  export FORWARDED_ALLOW_IPS=none
   start "" "$VENV/bin/streamlit" run app.py --server.address "$ADDRESS" --server.port "$PORT" \
     --server.headless true --browser.gatherUsageStats false
   wait "$STARTED_PID"

@@ -59,8 +59,9 @@ def test_serving_beyond_this_machine_without_authentication_is_refused_and_recor
     assert refusal["event"] == "refused" and refusal["user"] == "anonymous"
 
 
-def test_a_proxy_header_from_nowhere_is_not_a_sign_in(server, set_env):
+def test_a_proxy_header_from_nowhere_is_not_a_sign_in(server, set_env, monkeypatch):
     set_env(auth="header")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "none")
     at = start()
     assert "No signed-in user" in at.error[0].value and not at.tabs
 

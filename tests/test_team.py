@@ -59,7 +59,9 @@ def test_serving_beyond_loopback_without_authentication_is_refused_and_says_how(
     assert "0.0.0.0" in message and "AUDITOR_AUTH=oidc" in message and "AUDITOR_AUTH=header" in message
     assert startup_problem(config.get_settings(), "127.0.0.1", None) == ""
     set_env(auth="header")
-    assert startup_problem(config.get_settings(), "0.0.0.0", None) == ""
+    assert startup_problem(config.get_settings(), "0.0.0.0", None, {"FORWARDED_ALLOW_IPS": "none"}) == ""
+    # Unless the server keeps the address that connected, a forged X-Forwarded-For passes for the proxy.
+    assert "FORWARDED_ALLOW_IPS=none" in startup_problem(config.get_settings(), "0.0.0.0", None, {})
 
 
 def test_oidc_without_its_secrets_is_refused_with_the_missing_keys(set_env):

@@ -39,7 +39,16 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
-def startup_problem(settings: Settings, address: str | None, oidc_block: Mapping[str, Any] | None) -> str:
+RAW_PEER = ("FORWARDED_ALLOW_IPS", "none")
+"""The web server (uvicorn) replaces the peer's address with the X-Forwarded-For a client on
+127.0.0.1 sends; trusting no forwarder keeps the address the one that connected, which is what
+header mode checks. launch.sh sets it."""
+
+
+def startup_problem(
+    settings: Settings, address: str | None, oidc_block: Mapping[str, Any] | None,
+    environ: Mapping[str, str] | None = None,
+) -> str:  # fmt: skip
     """Why the app must not serve as configured ("" when it may), worded as how to fix it."""
     if settings.auth == "os" and not is_loopback(address):
         return (
@@ -47,6 +56,14 @@ def startup_problem(settings: Settings, address: str | None, oidc_block: Mapping
             "authenticated. Set AUDITOR_AUTH=oidc with an [auth] block in .streamlit/secrets.toml "
             f"({', '.join(OIDC_KEYS)}), or AUDITOR_AUTH=header behind an authenticating proxy "
             "listed in AUDITOR_AUTH_TRUSTED_PROXIES; or listen on 127.0.0.1 (AUDITOR_SERVER_ADDRESS)."
+        )
+    if (
+        settings.auth == "header"
+        and (environ if environ is not None else os.environ).get(RAW_PEER[0]) != RAW_PEER[1]
+    ):
+        return (
+            "AUDITOR_AUTH=header needs the server to see the address that connected: start it with "
+            f"./launch.sh, or set {RAW_PEER[0]}={RAW_PEER[1]} in its environment."
         )
     if settings.auth == "oidc":
         missing = [k for k in OIDC_KEYS if not (oidc_block or {}).get(k)]

@@ -36,7 +36,7 @@ def who_is_asking(settings: Settings) -> Identity:
     if settings.auth == "os":
         return _signed_in(os_identity(mapping))
     if settings.auth == "header":
-        found = header_identity(dict(st.context.headers), st.context.ip_address, settings, mapping)
+        found = header_identity(dict(st.context.headers), _peer(), settings, mapping)
         if found is None:
             _refuse(None, "sign in", f"No signed-in user: sign in through the proxy "
                     f"({settings.auth_user_header} from a trusted address).")  # fmt: skip
@@ -83,9 +83,14 @@ def _refuse(identity: Identity | None, action: str, reason: str) -> NoReturn:
     key = f"refused {action}: {reason}"
     if not st.session_state.get(key):  # once per browser session, not once per rerun
         st.session_state[key] = True
-        record_access("refused", identity, action, f"{reason} (from {st.context.ip_address or 'unknown'})")
+        record_access("refused", identity, action, f"{reason} (from {_peer()})")
     st.error(reason)
     st.stop()
+
+
+def _peer() -> str:
+    """The address that connected. Streamlit reports 127.0.0.1 and ::1 as None: this machine."""
+    return st.context.ip_address or "127.0.0.1"
 
 
 def _auth_block() -> dict[str, Any] | None:
