@@ -27,7 +27,7 @@ if "history" not in st.session_state:  # [{"question", "result"}]: the user's ow
 st.session_state.setdefault("view", None)  # {"answer": i, "n": n, "page": page}
 
 with st.sidebar:
-    signin.signed_in_line(identity)
+    signin.signed_in_line(identity, settings)
     filters = sidebar.render(workbench)
 
 reviewing = "reviewer" in identity.roles

@@ -108,3 +108,31 @@ def test_a_lapsed_sign_in_is_sent_back_to_the_login(ulta, tmp_path):
             page.get_by_role("button", name="Log in").wait_for(timeout=60_000)
     [logout] = [r for r in chain.records() if r["kind"] == "access" and r["event"] == "logout"]
     assert logout["identity"]["subject"] == "ana" and "expired" in logout["reason"]
+
+
+def test_a_copied_session_cookie_is_refused_after_its_logout_and_a_forged_one_never_signs_in(ulta, tmp_path):
+    port = free_port()
+    redirect = f"http://127.0.0.1:{port}/oauth2callback"
+    with FakeLLM() as model, openid_provider(redirect) as provider:
+        secrets = secrets_toml(tmp_path / "secrets.toml", provider, redirect)
+        env = app_env(AUDITOR_LLM_ENDPOINT=model.url, AUDITOR_AUTH="oidc")
+        with running_app(env, port=port, args=("--secrets.files", str(secrets))) as url:
+            with browser() as (page, _):
+                log_in(page, url, "ana")
+                copied = page.context.cookies()
+                page.get_by_role("button", name="Log out").click()
+                page.get_by_role("button", name="Log in").wait_for(timeout=60_000)
+            with browser() as (page, _):
+                page.context.add_cookies(copied)  # the cookie as it was before the logout
+                page.goto(url)
+                page.get_by_role("button", name="Log in").wait_for(timeout=60_000)
+                assert not page.get_by_text("Signed in as").count()
+            with browser() as (page, _):
+                forged = [{**c, "value": c["value"][:-6] + "AAAAAA"} for c in copied]
+                page.context.add_cookies(forged)
+                page.goto(url)
+                page.get_by_role("button", name="Log in").wait_for(timeout=60_000)
+    events = [(r["event"], r.get("reason", "")) for r in chain.records() if r["kind"] == "access"]
+    assert events[:2] == [("login", "roles: analyst"), ("logout", "")]
+    assert ("refused", "a signed-out session's cookie was presented again") in events
+    assert [e for e, _ in events].count("login") == 1  # neither the copy nor the forgery signed in

@@ -24,6 +24,7 @@ from compliance_auditor.team.identity import (
     token_expired,
 )
 from compliance_auditor.team.roles import Action, NotAllowed, RoleMapping, check, load_mapping
+from compliance_auditor.team.sessions import revoke, revoked, session_key
 from compliance_auditor.workbench.display import shown
 
 
@@ -44,13 +45,24 @@ def who_is_asking(settings: Settings) -> Identity:
     return _signed_in(_oidc(settings, mapping))
 
 
-def signed_in_line(identity: Identity) -> None:
+def signed_in_line(identity: Identity, settings: Settings) -> None:
     """The sidebar's line saying who is signed in, with their roles, and a way out (OIDC)."""
     st.caption(f"Signed in as **{shown(identity.label)}** ({', '.join(identity.roles) or 'no role'})")
     if identity.method == "oidc" and st.button("Log out"):
-        record_access("logout", identity)
-        st.session_state.pop("signed_in", None)
-        st.logout()
+        _sign_out(identity, settings, "")
+
+
+def _sign_out(identity: Identity, settings: Settings, reason: str) -> None:
+    """Record the logout, put the session on the signed-out list, and end it."""
+    record_access("logout", identity, reason=reason)
+    revoke(session_key(st.user.to_dict()), _revoked_list(settings))
+    st.session_state.pop("signed_in", None)
+    st.logout()
+    st.stop()
+
+
+def _revoked_list(settings: Settings) -> Path:
+    return settings.data_dir / "signed-out-sessions"
 
 
 def _oidc(settings: Settings, mapping: RoleMapping) -> Identity:
@@ -63,11 +75,13 @@ def _oidc(settings: Settings, mapping: RoleMapping) -> Identity:
         identity = oidc_identity(claims, settings.auth_groups_claim, mapping)
     except ValueError as exc:
         _refuse(None, "sign in", str(exc))
-    if token_expired(claims, time.time()):
-        record_access("logout", identity, reason="the identity provider's token expired")
+    if revoked(session_key(claims), _revoked_list(settings)):
+        record_access("refused", identity, "sign in", "a signed-out session's cookie was presented again")
         st.session_state.pop("signed_in", None)
         st.logout()
         st.stop()
+    if token_expired(claims, time.time()):
+        _sign_out(identity, settings, "the identity provider's token expired")
     return identity
 
 
