@@ -80,6 +80,7 @@ def test_a_reviewer_cannot_ask_upload_or_delete_even_by_forcing_the_button(serve
     assert not at.file_uploader and any("may not upload filings" in c.value for c in library.caption)
     delete = next(b for b in at.button if b.label == "Delete filing")
     assert delete.disabled and "admin role" in delete.help
+    assert next(b for b in at.button if b.label == "Save metadata").disabled
     at.checkbox(key="confirm-delete").check().run()
     forced(next(b for b in at.button if b.label == "Delete filing")).click().run()
     assert len(AuditIndex().list_documents()) == 1

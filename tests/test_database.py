@@ -52,9 +52,35 @@ def test_filters_are_applied(ulta_index):
     assert not result.filters_derived
 
 
-def test_a_quote_in_a_filter_value_matches_nothing(ulta_index):
-    assert ulta_index.search("net sales", filters={"company": "x' OR '1'='1"}).hits == []
-    assert ulta_index.search("net sales", filters={"company": 'Ulta" OR 1=1 --'}).hits == []
+WIDENING = [
+    "x' OR '1'='1",
+    'Ulta" OR 1=1 --',
+    "') OR TRUE --",
+    "%",
+    "*",
+    "Ulta%",
+    "_",
+    "x' UNION SELECT * FROM chunks --",
+    "\\' OR 1=1",
+    "x\n OR company IS NOT NULL",
+    "Ulta' OR company LIKE '%",
+    "Ü' OR 'a'='a",
+    "x" * 100_000,
+]
+"""Filter values built to widen a search past what they name: SQL fragments, quotes, wildcards,
+an escape, a line break, an over-long string."""
+
+
+@pytest.mark.parametrize("value", WIDENING, ids=range(len(WIDENING)))
+@pytest.mark.parametrize("field", ["company", "doc_name", "form_type", "item"])
+def test_a_filter_value_built_to_widen_a_search_matches_nothing(ulta_index, field, value):
+    assert ulta_index.search("net sales", filters={field: value}).hits == []
+    assert ulta_index.search("net sales", filters={field: [value, "also not a filing"]}).hits == []
+
+
+def test_a_fiscal_year_that_is_not_a_number_is_refused(ulta_index):
+    with pytest.raises(ValueError):
+        ulta_index.search("net sales", filters={"fiscal_year": "2022 OR 1=1"})
 
 
 def test_unknown_filter_fields_are_rejected(ulta_index):
