@@ -3,11 +3,13 @@ finish in its background process, open a cell with its page, sign it off."""
 
 from __future__ import annotations
 
+import getpass
 import time
 
 from streamlit.testing.v1 import AppTest
 
 from compliance_auditor import config
+from compliance_auditor.audit import chain
 from compliance_auditor.audit.signoff import signoff_state
 from compliance_auditor.procedures.execute import work_on
 from compliance_auditor.procedures.runs import RunStore
@@ -58,6 +60,9 @@ def test_a_run_started_in_the_browser_fills_its_matrix_and_a_cell_opens_with_its
     at.button(key="run-Sign off this cell").click().run()
     cell = store.cells(run_id)[("net_sales", store.spec(run_id).filings[0].doc_sha256)]
     assert signoff_state(cell.answer_hash) is not None
+    # The background worker asked every cell in the name of who started the run, not its own.
+    asked_by = {(r["user"], (r["identity"] or {}).get("method")) for r in chain.records() if r.get("cell")}
+    assert asked_by == {(getpass.getuser(), "os")}
     assert "✔" in matrix(at).iloc[0, 1]
 
 

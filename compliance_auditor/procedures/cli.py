@@ -313,7 +313,7 @@ def start_background(run_id: str) -> int:
 def worker(run_id: str) -> int:
     """The background process: work on the run; a second worker on the same run stops at once."""
     try:
-        work_on(run_id, user=_user())
+        work_on(run_id)  # in the name of whoever started the run
     except RunBusy:
         return 0
     return 0

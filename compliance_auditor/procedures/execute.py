@@ -33,7 +33,7 @@ from compliance_auditor.procedures.runs import (
     now,
 )
 from compliance_auditor.procedures.spec import ProcedureItem
-from compliance_auditor.records import CellRef
+from compliance_auditor.records import CellRef, Identity
 
 log = get_logger("procedures", "procedures.jsonl")
 Progress = Callable[[RunStatus], None]
@@ -48,6 +48,7 @@ class _Work:
     index: AuditIndex
     pool: LLMPool
     user: str
+    identity: Identity | None
     status: RunStatus
     started: float
     asked_here: int = 0
@@ -63,7 +64,10 @@ def work_on(
     on_progress: Progress | None = None,
     user: str = "",
 ) -> RunStatus:
-    """Ask every cell of the run not yet finished; return the final status (done or cancelled)."""
+    """Ask every cell of the run not yet finished; return the final status (done or cancelled).
+
+    The cells are asked in `user`'s name, or, when no user is given (the background worker), in
+    the name and identity of whoever started the run."""
     settings = settings or config.get_settings()
     store = RunStore(settings.runs_dir)
     spec = store.spec(run_id)
@@ -86,7 +90,8 @@ def work_on(
                            pid=os.getpid())  # fmt: skip
         index = index or AuditIndex()
         index.embedder  # noqa: B018 -- loaded once here, not raced for by the first workers
-        work = _Work(spec, store, index, pool or get_pool(settings), user, status, time.perf_counter())
+        asker = (user, None) if user else (spec.created_by, spec.created_by_identity)
+        work = _Work(spec, store, index, pool or get_pool(settings), *asker, status, time.perf_counter())
         _report(work, on_progress, f"{len(pending)} cell(s) to ask")
         with ThreadPoolExecutor(max_workers=max(1, spec.concurrency), thread_name_prefix="cell") as workers:
             owed = store.attempts(run_id)
@@ -120,7 +125,8 @@ def _ask_cell(work: _Work, item: ProcedureItem, filing: FilingRef, attempt: int)
                        procedure_sha256=work.spec.procedure_sha256, item_id=item.id,
                        doc_sha256=filing.doc_sha256, attempt=attempt)  # fmt: skip
         filters = cell_filters(work.index, item, filing)
-        events = stream(item.prompt(), filters, index=work.index, pool=work.pool, user=work.user, cell=cell)
+        events = stream(item.prompt(), filters, index=work.index, pool=work.pool, user=work.user, cell=cell,
+                        identity=work.identity)  # fmt: skip
         result = next(e.result for e in events if e.result is not None)
         return summarise(result, item)
     except Exception as exc:  # a bug or a broken index: this cell fails, the run goes on

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field, ValidationError
 from compliance_auditor.audit import chain
 from compliance_auditor.procedures.cells import CellResult, summarise
 from compliance_auditor.procedures.spec import LoadedProcedure, load_procedure
-from compliance_auditor.records import AnswerRecord
+from compliance_auditor.records import AnswerRecord, Identity
 
 RunState = Literal["queued", "running", "done", "cancelled", "interrupted"]
 
@@ -83,6 +83,9 @@ class RunSpec(BaseModel):
     filings: list[FilingRef]
     created_at: str
     created_by: str = ""
+    created_by_identity: Identity | None = Field(
+        default=None, description="Who started it, as authenticated: its cells are asked in their name."
+    )
     concurrency: int = 1
 
     @property
@@ -120,7 +123,7 @@ class RunStore:
         return self.runs_dir / run_id
 
     def create(self, loaded: LoadedProcedure, scope: Scope, filings: list[FilingRef], user: str,
-               concurrency: int) -> RunSpec:  # fmt: skip
+               concurrency: int, identity: Identity | None = None) -> RunSpec:  # fmt: skip
         if not filings:
             raise ValueError(f"the scope ({scope.describe()}) holds no searchable filing")
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
@@ -128,6 +131,7 @@ class RunStore:
             id=run_id, procedure_key=loaded.key, procedure_name=loaded.procedure.name,
             procedure_version=loaded.procedure.version, procedure_sha256=loaded.sha256, scope=scope,
             filings=filings, created_at=now(), created_by=user, concurrency=concurrency,
+            created_by_identity=identity,
         )  # fmt: skip
         folder = self.folder(run_id)
         folder.mkdir(parents=True)

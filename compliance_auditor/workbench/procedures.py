@@ -93,7 +93,12 @@ def _new_run(wb: Workbench, store: RunStore, identity: Identity) -> None:
         "Start run", type="primary", key="start-run", disabled=bool(cannot), help=cannot or None
     ) and (allowed(identity, "run_procedure")):
         spec = store.create(
-            chosen.loaded, scope, filings, user=identity.label, concurrency=wb.settings.run_concurrency
+            chosen.loaded,
+            scope,
+            filings,
+            user=identity.label,
+            identity=identity,
+            concurrency=wb.settings.run_concurrency,
         )
         start_background(spec.id)
         st.session_state.run = spec.id
