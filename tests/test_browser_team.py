@@ -82,7 +82,7 @@ def test_analysts_ask_reviewers_sign_off_others_answers_and_nobody_exceeds_their
                 review = page.get_by_role("tabpanel", name="Review")
                 review.get_by_text("Feedback and sign-off").click()
                 review.get_by_role("button", name="Sign off").click()
-                page.get_by_text("Sign-off: approved by Rex Reviewer").wait_for(timeout=60_000)
+                review.get_by_text("Sign-off: approved by Rex Reviewer").wait_for(timeout=60_000)
                 assert not off_loopback(requests)
     answers = [r for r in chain.records() if r["kind"] == "answer"]
     assert [a["identity"]["subject"] for a in answers] == ["ana", "rex"]

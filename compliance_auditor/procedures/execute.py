@@ -64,10 +64,7 @@ def work_on(
     on_progress: Progress | None = None,
     user: str = "",
 ) -> RunStatus:
-    """Ask every cell of the run not yet finished; return the final status (done or cancelled).
-
-    The cells are asked in `user`'s name, or, when no user is given (the background worker), in
-    the name and identity of whoever started the run."""
+    """Ask the run's unfinished cells (as `user`, else as its starter); the final status."""
     settings = settings or config.get_settings()
     store = RunStore(settings.runs_dir)
     spec = store.spec(run_id)
@@ -90,8 +87,8 @@ def work_on(
                            pid=os.getpid())  # fmt: skip
         index = index or AuditIndex()
         index.embedder  # noqa: B018 -- loaded once here, not raced for by the first workers
-        asker = (user, None) if user else (spec.created_by, spec.created_by_identity)
-        work = _Work(spec, store, index, pool or get_pool(settings), *asker, status, time.perf_counter())
+        work = _Work(spec, store, index, pool or get_pool(settings), user or spec.created_by,
+                     None if user else spec.created_by_identity, status, time.perf_counter())  # fmt: skip
         _report(work, on_progress, f"{len(pending)} cell(s) to ask")
         with ThreadPoolExecutor(max_workers=max(1, spec.concurrency), thread_name_prefix="cell") as workers:
             owed = store.attempts(run_id)

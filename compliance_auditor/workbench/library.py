@@ -75,7 +75,9 @@ def _uploads(wb: Workbench, identity: Identity) -> None:
 
 
 def _ingestion_progress(wb: Workbench) -> None:
-    @st.fragment(run_every=1.0)
+    # Polled each second only while something is being ingested: an idle page has no timer
+    # rerunning it (which costs every open session CPU, and can swallow a click meanwhile).
+    @st.fragment(run_every=1.0 if wb.worker.active() else None)
     def ingestion_progress() -> None:
         state = st.session_state
         jobs = wb.worker.active()
