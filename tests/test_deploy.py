@@ -25,6 +25,7 @@ from compliance_auditor.agent.graph import stream
 from compliance_auditor.llm.breakers import reset_breakers
 from tests.support.fake_llm import FakeLLM, dead_url, free_port
 from tests.support.filings import ROOT
+from tests.support.nginx import nginx_command, running_nginx
 from tests.support.scripted import QUESTION, careful_model
 
 DEPLOY = ROOT / "deploy"
@@ -41,12 +42,6 @@ needs_nginx = pytest.mark.skipif(
 
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1].split("/")[0])
-
-
-def nginx_command(prefix: Path, conf: Path, *extra: str) -> list[str]:
-    """nginx with everything it writes under `prefix`: no system pid file or log touched."""
-    return ["nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", "stderr",
-            "-g", f"pid {prefix}/nginx.pid;{''.join(extra)}"]  # fmt: skip
 
 
 def render(prefix: Path, upstreams: list[str]) -> tuple[Path, int]:
@@ -73,27 +68,8 @@ def render(prefix: Path, upstreams: list[str]) -> tuple[Path, int]:
 def nginx_pool(tmp_path: Path, upstreams: list[str]) -> Iterator[str]:
     """nginx in the foreground as a child process; yields its /v1 base URL."""
     conf, port = render(tmp_path, upstreams)
-    log = (tmp_path / "nginx.out").open("w")
-    process = subprocess.Popen(
-        nginx_command(tmp_path, conf, " daemon off;"), stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, (tmp_path / "nginx.out").read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "nginx did not answer /health"
-            time.sleep(0.1)
+    with running_nginx(tmp_path, conf, f"http://127.0.0.1:{port}/health"):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 # --------------------------------------------------------------------------- static checks

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 
 from compliance_auditor.audit import chain
 from tests.support.browser import app_env, browser, running_app
 from tests.support.fake_llm import FakeLLM, free_port
 from tests.support.filings import ROOT
+from tests.support.nginx import running_nginx
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed"),
@@ -74,26 +72,8 @@ def nginx_in_front(tmp_path: Path, app_port: int, auth_port: int) -> Iterator[st
     )
     conf = tmp_path / "nginx.conf"
     conf.write_text(text)
-    log = (tmp_path / "nginx.out").open("w")
-    command = ["nginx", "-p", f"{tmp_path}/", "-c", str(conf), "-e", "stderr",
-               "-g", f"pid {tmp_path}/nginx.pid; daemon off;"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "nginx.out").read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "nginx did not reach the app"
-            time.sleep(0.2)
+    with running_nginx(tmp_path, conf, f"http://127.0.0.1:{port}/_stcore/health", timeout_s=60):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 def test_only_the_proxy_signs_users_in_and_forged_headers_are_ignored(ulta, tmp_path):
