@@ -9,7 +9,7 @@ Everything they use lives here; docs/architecture.md draws the map.
     parsing/                      a PDF becomes a ParsedFiling, stage by stage, in a child process
     index/                        embeddings, the LanceDB tables, hybrid search
     ingestion                     files in, searchable filings out
-    llm/                          the model pool: endpoints, breakers, retries, streaming
+    llm/                          the model pool: endpoints, breakers, retries, streaming, fair turns
     agent/                        the LangGraph agent: retrieve, grade, reflect, generate, verify
     audit/                        the hash-chained audit trail, sign-off, replay, its CLI
     snapshots, workpaper          highlighted page images, exported workpapers

@@ -217,6 +217,12 @@ class Settings(BaseSettings):
         description="The model's context window in tokens; unset: asked of the server (llama.cpp's "
         "/props, vLLM's /v1/models), and where it does not say, no limit is assumed.",
     )
+    llm_slots: int | None = Field(
+        default=None, ge=0,
+        description="Calls sent to each endpoint at once; the others wait their turn here, users served "
+        "in turn (a procedure run cannot crowd out questions). Unset: the slots the server states "
+        "(llama.cpp's /props), else 8. 0: no limit (the server's own queue, first come, first served).",
+    )  # fmt: skip
     max_iterations: int = Field(default=3, description="Searches per question before giving up.")
     agent_k: int = Field(default=8, description="Candidates retrieved per search.")
     max_evidence: int = Field(default=8, description="Evidence passages given to the answer.")

@@ -74,4 +74,33 @@ def test_an_evidence_only_run_shows_its_pages_and_offers_to_ask_again(set_env, b
     assert not at.exception, at.exception
     assert all(cell.startswith("◦ p. ") for cell in matrix(at).iloc[:, 1])
     assert "evidence only (no model)" in texts(at) and len(at.get("image")) == 1
-    assert any("no model answered again" in b.label for b in at.button)
+    ask_again = next(b for b in at.button if "no model answered again" in b.label)
+    assert not ask_again.disabled
+
+
+def test_only_an_analyst_may_ask_cells_again_checked_at_the_click_and_the_clicker_asks_them(
+    set_env, both_filings, procedure_file, tmp_path
+):
+    set_env(llm_endpoint=dead_url(), llm_connect_timeout_s=0.5)
+    store, spec = new_run(procedure_file, both_filings, company="ulta")
+    work_on(spec.id, index=both_filings)
+    roles = tmp_path / "roles.toml"
+    roles.write_text(f'[users]\n"{getpass.getuser()}" = ["analyst"]\n')
+    set_env(auth_roles_file=roles)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    ask_again = next(b for b in at.button if "no model answered again" in b.label)
+    assert not ask_again.disabled  # the page as the analyst saw it
+    roles.write_text(f'[users]\n"{getpass.getuser()}" = ["reviewer"]\n')
+    ask_again.click().run()  # clicked after the analyst role was taken away: dropped
+    assert store.status(spec.id).state == "done" and store.preparers(spec.id) == [spec.created_by]
+    ask_again = next(b for b in at.button if "no model answered again" in b.label)
+    assert ask_again.disabled and "analyst role" in ask_again.help
+    roles.write_text(f'[users]\n"{getpass.getuser()}" = ["analyst"]\n')
+    at.run()
+    next(b for b in at.button if "no model answered again" in b.label).click().run()
+    deadline = time.monotonic() + 120
+    while store.is_worked_on(spec.id) or store.status(spec.id).state != "done":
+        assert time.monotonic() < deadline, store.status(spec.id)
+        time.sleep(0.5)
+    again = [r for r in chain.records() if (r.get("cell") or {}).get("attempt") == 1]
+    assert again and {r["user"] for r in again} == {getpass.getuser()}  # the clicker, not "tester"

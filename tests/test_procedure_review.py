@@ -16,6 +16,8 @@ from compliance_auditor.procedures.matrix import as_text, build_matrix
 from compliance_auditor.procedures.review import reviews, sign_off
 from compliance_auditor.procedures.runs import FilingRef, RunSpec, Scope
 from compliance_auditor.procedures.spec import Procedure
+from compliance_auditor.records import Identity
+from compliance_auditor.team.roles import NotAllowed
 from tests.support.fake_llm import dead_url
 from tests.support.filings import AMCOR_8K, ULTA
 from tests.support.runs import cli, new_run, procedure_model, trail_cells
@@ -41,6 +43,23 @@ def test_a_reviewer_signs_off_one_filing_and_the_matrix_says_by_whom(finished_ru
     assert state[("net_sales", ulta)].label == "approved by Rita Reviewer"
     assert state[("net_sales", amcor)].label == "not reviewed"
     assert sum(1 for r in chain.records() if r.get("kind") == "signoff") == 3
+
+
+def test_whoever_asked_cells_again_is_a_preparer_and_may_not_sign_the_run_off(finished_run):
+    store, spec, ulta, _ = finished_run
+    rita = Identity(subject="rita", issuer="https://idp.example.com", name="Rita", method="oidc",
+                    roles=["analyst", "reviewer"])  # fmt: skip
+    sam = rita.model_copy(update={"subject": "sam", "name": "Sam", "roles": ["reviewer"]})
+    store.reopen(spec.id, [("new_stores", ulta)])
+    store.ask_as(spec.id, rita)  # as the Procedures tab does when Rita clicks "ask again"
+    work_on(spec.id)
+    [again] = [r for r in chain.records() if (r.get("cell") or {}).get("attempt") == 1]
+    assert again["user"] == "Rita" and again["identity"]["subject"] == "rita"
+    with pytest.raises(NotAllowed, match="may not sign off their own work"):
+        sign_off(store, spec.id, rita.label, "approved", identity=rita)
+    signed = sign_off(store, spec.id, sam.label, "approved", identity=sam, doc_sha256=ulta)
+    recorded = [r for r in chain.records() if r["kind"] == "signoff"]
+    assert len(recorded) == len(signed) == 3 and all(r["identity"]["subject"] == "sam" for r in recorded)
 
 
 def test_a_re_run_that_changes_an_answer_loses_its_sign_off(finished_run, model_server):

@@ -64,7 +64,7 @@ def ask_for_judgement(
     kwargs = {"response_format": {"type": "json_object"}} if _json_mode(ctx) else {}
     for attempt in range(2):
         try:
-            reply = ctx.pool.complete(messages, "grade", max_tokens=max_tokens, **kwargs)
+            reply = ctx.pool.complete(messages, "grade", max_tokens=max_tokens, asker=ctx.asker, **kwargs)
         except PromptTooLong as exc:
             raise PromptTooLong(str(exc), calls + exc.calls) from exc
         except LLMUnavailable as exc:

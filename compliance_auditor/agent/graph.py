@@ -91,6 +91,7 @@ def stream(
     ctx = Context(
         index=index or AuditIndex(), pool=pool, question_id=uuid.uuid4().hex,
         profile=pick_profile(pool.model, settings.prompt_profile), settings=settings,
+        asker=f"{identity.issuer} {identity.subject}" if identity else user or os_user(),
     )  # fmt: skip
     started, started_at = time.perf_counter(), datetime.now(UTC).isoformat(timespec="milliseconds")
     final: dict[str, Any] = {}

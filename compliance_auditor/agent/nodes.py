@@ -111,7 +111,9 @@ class _AnswerStream:
 
     def __call__(self, shown: list[Passage], messages: Messages) -> tuple[Reply, list[ModelCall]]:
         self.reasoning = ReasoningFilter()
-        reply = self.ctx.pool.stream(messages, "generate", self.max_tokens, self.on_token, self.on_reset)
+        reply = self.ctx.pool.stream(
+            messages, "generate", self.max_tokens, self.on_token, self.on_reset, asker=self.ctx.asker
+        )
         if tail := self.reasoning.flush():
             self.writer({"type": "token", "text": tail})
         return reply, reply.calls

@@ -101,6 +101,8 @@ class Context:
     profile: PromptProfile
     question_id: str
     settings: config.Settings
+    asker: str = ""
+    """Whose turn the model calls take when they must wait (the pool serves askers in turn)."""
 
 
 def say(runtime: Runtime[Context], node: str, message: str) -> None:

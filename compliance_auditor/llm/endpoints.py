@@ -97,6 +97,23 @@ def context_size(url: str, settings: config.Settings | None = None) -> int | Non
     return None
 
 
+def stated_slots(url: str, settings: config.Settings | None = None) -> int | None:
+    """The requests the server at `url` says it serves at once (llama.cpp's /props
+    `total_slots`), or None where it does not say."""
+    import httpx
+
+    settings = settings or config.get_settings()
+    headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"}
+    timeout = httpx.Timeout(settings.llm_connect_timeout_s + 2, connect=settings.llm_connect_timeout_s)
+    try:
+        response = httpx.get(url.rstrip("/").removesuffix("/v1") + "/props", headers=headers, timeout=timeout)
+        response.raise_for_status()
+        slots = response.json().get("total_slots")
+    except Exception:  # not served, not llama.cpp, or down: unknown
+        return None
+    return slots if isinstance(slots, int) and slots > 0 else None
+
+
 def _listed_context(body: dict[str, Any]) -> int | None:
     model = (body.get("data") or [{}])[0]
     size = model.get("max_model_len") or (model.get("meta") or {}).get("n_ctx")

@@ -9,6 +9,9 @@ Each call has explicit connect and read timeouts and bounded retries with jitter
 done here and only here: the SDK's own retries are off, and LangGraph adds none. A streamed
 answer counts only when the server says it finished; a stream cut mid-way is retried from
 the start (the caller is told to discard what it showed). Every attempt is a `ModelCall`.
+
+No more calls are in flight than the endpoints serve at once (`AUDITOR_LLM_SLOTS`, else what
+the server states); the others wait at a `FairGate`, which serves the askers in turn.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any
 
 from compliance_auditor import config, metrics
 from compliance_auditor.llm.breakers import Breaker, breaker_for
-from compliance_auditor.llm.endpoints import context_size, sovereignty_warning
+from compliance_auditor.llm.endpoints import context_size, sovereignty_warning, stated_slots
+from compliance_auditor.llm.fair import FairGate
 from compliance_auditor.llm.providers import build_chat_model, classify, retry_after
 from compliance_auditor.logs import get_logger
 from compliance_auditor.records import ModelCall
@@ -30,6 +34,7 @@ from compliance_auditor.records import ModelCall
 log = get_logger("llm", "agent_log.jsonl")
 
 Messages = list[tuple[str, str]]
+DEFAULT_SLOTS = 8  # per endpoint, where neither the setting nor the server says
 
 
 class LLMUnavailable(RuntimeError):
@@ -99,6 +104,10 @@ class LLMPool:
         self._claimed = dict.fromkeys(self.urls, 0)
         self._busy_lock = threading.Lock()
         self._last_used = threading.local()
+        self._gate = FairGate(
+            self.settings.llm_slots * len(self.urls) if self.settings.llm_slots is not None else 0
+        )
+        self._slots_known = self.settings.llm_slots is not None
 
     def context_tokens(self) -> int | None:
         """The model's context window in tokens: the setting, else the smallest an endpoint states
@@ -123,14 +132,34 @@ class LLMPool:
         now = time.monotonic()
         return any(e.breaker.allows(now) for e in self.endpoints)
 
-    def complete(self, messages: Messages, node: str, max_tokens: int, **kwargs: Any) -> Reply:
-        """A whole reply; raises LLMUnavailable when no endpoint gives one."""
+    def slots(self) -> int:
+        """Calls in flight at once across the endpoints (0: no limit): the setting per endpoint,
+        else what each server states (asked at the first call), else DEFAULT_SLOTS."""
+        with self._context_lock:
+            if not self._slots_known:
+                self._slots_known = True
+                each = [
+                    stated_slots(url, self.settings) if self.provider == "openai" else None
+                    for url in self.urls
+                ]
+                self._gate.resize(sum(n or DEFAULT_SLOTS for n in each))
+            return self._gate.slots
+
+    def waiting(self) -> dict[str, int]:
+        """Calls waiting for a slot, by asker."""
+        return self._gate.waiting()
+
+    def complete(
+        self, messages: Messages, node: str, max_tokens: int, asker: str = "", **kwargs: Any
+    ) -> Reply:
+        """A whole reply; raises LLMUnavailable when no endpoint gives one. `asker`: whose turn
+        it is when calls must wait (each asker's calls are served in turn with the others')."""
 
         def call(chat: Any) -> tuple[str, Any]:
             message = chat.invoke(messages, max_tokens=max_tokens, **kwargs)
             return _text(message.content), message
 
-        return self._call(node, call)
+        return self._call(node, call, asker)
 
     def stream(
         self,
@@ -139,6 +168,7 @@ class LLMPool:
         max_tokens: int,
         on_token: Callable[[str], None],
         on_reset: Callable[[], None],
+        asker: str = "",
     ) -> Reply:
         """Stream a reply to `on_token`. A cut stream calls `on_reset` and is tried again."""
 
@@ -162,9 +192,14 @@ class LLMPool:
                 raise StreamCut(f"stream ended without a finish reason after {pieces} pieces")
             return _text(full.content), full
 
-        return self._call(node, call)
+        return self._call(node, call, asker)
 
-    def _call(self, node: str, call: Callable[[Any], tuple[str, Any]]) -> Reply:
+    def _call(self, node: str, call: Callable[[Any], tuple[str, Any]], asker: str) -> Reply:
+        self.slots()
+        with self._gate.turn(asker):
+            return self._call_endpoints(node, call)
+
+    def _call_endpoints(self, node: str, call: Callable[[Any], tuple[str, Any]]) -> Reply:
         deadline = time.monotonic() + self.settings.llm_retry_budget_s
         records: list[ModelCall] = []
         tried: set[str] = set()

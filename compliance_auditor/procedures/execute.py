@@ -64,7 +64,7 @@ def work_on(
     on_progress: Progress | None = None,
     user: str = "",
 ) -> RunStatus:
-    """Ask the run's unfinished cells (as `user`, else as its starter); the final status."""
+    """Ask the run's unfinished cells (as `user`, else as who last resumed it, else its starter)."""
     settings = settings or config.get_settings()
     store = RunStore(settings.runs_dir)
     spec = store.spec(run_id)
@@ -87,8 +87,8 @@ def work_on(
                            pid=os.getpid())  # fmt: skip
         index = index or AuditIndex()
         index.embedder  # noqa: B018 -- loaded once here, not raced for by the first workers
-        work = _Work(spec, store, index, pool or get_pool(settings), user or spec.created_by,
-                     None if user else spec.created_by_identity, status, time.perf_counter())  # fmt: skip
+        work = _Work(spec, store, index, pool or get_pool(settings), *_asking_as(store, run_id, user), status,
+                     time.perf_counter())  # fmt: skip
         _report(work, on_progress, f"{len(pending)} cell(s) to ask")
         with ThreadPoolExecutor(max_workers=max(1, spec.concurrency), thread_name_prefix="cell") as workers:
             owed = store.attempts(run_id)
@@ -105,6 +105,15 @@ def work_on(
         return status
     finally:
         os.close(held)
+
+
+def _asking_as(store: RunStore, run_id: str, user: str) -> tuple[str, Identity | None]:
+    """Whose name the cells are asked in: `user` if given, else who resumed the run or asked
+    cells again last, else its starter."""
+    if user:
+        return user, None
+    last = store.preparers(run_id)[-1]
+    return (last.label, last) if isinstance(last, Identity) else (last, None)
 
 
 def _ask_cell(work: _Work, item: ProcedureItem, filing: FilingRef, attempt: int) -> CellResult | None:

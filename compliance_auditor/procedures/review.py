@@ -14,7 +14,8 @@ from compliance_auditor.audit import chain
 from compliance_auditor.audit.signoff import signoff_states
 from compliance_auditor.procedures.cells import CellResult
 from compliance_auditor.procedures.runs import RunStore
-from compliance_auditor.records import VERDICTS, SignOffRecord
+from compliance_auditor.records import VERDICTS, Identity, SignOffRecord
+from compliance_auditor.team.roles import check
 
 CellKey = tuple[str, str]
 
@@ -57,10 +58,14 @@ def reviews(store: RunStore, run_id: str, audit_log: Path | None = None) -> dict
 def sign_off(
     store: RunStore, run_id: str, reviewer: str, verdict: str, comment: str = "", *,
     item_id: str | None = None, doc_sha256: str | None = None, audit_log: Path | None = None,
+    identity: Identity | None = None,
 ) -> list[SignOffRecord]:  # fmt: skip
     """Sign off the run's answered cells: one cell (item and filing), a filing's column (filing),
     an item's row (item), or every cell. Cells without an answer record (a filing removed
-    during the run) have nothing to sign and are left out."""
+    during the run) have nothing to sign and are left out. With `identity` (team mode) the
+    reviewer's role is checked, and that they asked none of the run (raises NotAllowed)."""
+    if identity is not None:
+        check(identity, "sign_off", store.preparers(run_id))
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}")
     if not reviewer.strip():
@@ -76,7 +81,7 @@ def sign_off(
         if answer_id is None:
             raise LookupError(f"the audit trail holds no answer {cell.answer_hash[:12]} of run {run_id}")
         record = SignOffRecord(answer_hash=cell.answer_hash, answer_id=answer_id, reviewer=reviewer.strip(),
-                               verdict=verdict, comment=comment)  # fmt: skip
+                               verdict=verdict, comment=comment, identity=identity)  # fmt: skip
         chain.append(record, audit_log)
         records.append(record)
     return records

@@ -202,6 +202,20 @@ class RunStore:
         self.clear_cancel(run_id)
         return reopened
 
+    def ask_as(self, run_id: str, identity: Identity) -> None:
+        """Record that `identity` resumed the run or asked cells again: the next cells are asked
+        in their name, and they count among its preparers (who may not sign it off)."""
+        with open(self.folder(run_id) / "asked_by.jsonl", "ab") as handle:
+            handle.write(identity.model_dump_json().encode() + b"\n")
+
+    def preparers(self, run_id: str) -> list[Identity | str]:
+        """Who asked the run's cells: its starter, then whoever resumed it or asked cells again."""
+        spec = self.spec(run_id)
+        path = self.folder(run_id) / "asked_by.jsonl"
+        lines = path.read_bytes().splitlines() if path.exists() else []
+        later = [Identity.model_validate_json(line) for line in lines if line.strip()]
+        return [spec.created_by_identity or spec.created_by, *later]
+
     def append_cell(self, run_id: str, cell: CellResult) -> None:
         path = self.folder(run_id) / "cells.jsonl"
         with open(path, "ab") as handle:

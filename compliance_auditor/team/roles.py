@@ -58,17 +58,21 @@ class NotAllowed(PermissionError):
         self.identity, self.action, self.reason = identity, action, reason
 
 
-def check(identity: Identity, action: Action, author: Identity | str | None = None) -> None:
+Author = Identity | str | None | list[Identity | str]
+
+
+def check(identity: Identity, action: Action, author: Author = None) -> None:
     """Raise NotAllowed unless `identity` may take `action`. `author` is who made what a sign-off
-    is about (an answer's or a run's identity, or its user name): nobody signs off their own,
-    except the one user of a loopback-only app, who holds every role."""
+    is about (an answer's or a run's identity, or its user name; a run's several preparers):
+    nobody signs off their own, except the one user of a loopback-only app, who holds every role."""
     allowed = ALLOWED[action]
     if not set(identity.roles) & set(allowed):
         held = ", ".join(identity.roles) or "no role"
         needed = " or ".join(allowed)
         reason = f"{identity.label} ({held}) may not {DESCRIBED[action]}: that takes the {needed} role"
         raise NotAllowed(identity, action, reason)
-    if action == "sign_off" and identity.method != "os" and _same_person(identity, author):
+    authors = author if isinstance(author, list) else [author]
+    if action == "sign_off" and identity.method != "os" and any(_same_person(identity, a) for a in authors):
         raise NotAllowed(identity, action, f"{identity.label} may not sign off their own work")
 
 

@@ -25,6 +25,7 @@ from compliance_auditor.procedures.scope import ScopeError, resolve_among
 from compliance_auditor.procedures.workbook import STATUS_FILLS, workbook_bytes
 from compliance_auditor.procedures.workpaper import run_workpaper_html
 from compliance_auditor.records import VERDICTS, Identity
+from compliance_auditor.team.roles import NotAllowed
 from compliance_auditor.workbench.answers import show_checked_answer, show_source
 from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.resources import Workbench
@@ -48,7 +49,7 @@ def render_tab(wb: Workbench, identity: Identity) -> None:
         return
     run_id = st.selectbox("Run", run_ids, format_func=lambda r: _run_label(store, r), key="run")
     spec = _spec(wb.settings.runs_dir, run_id)
-    _progress(store, spec)
+    _progress(store, spec, identity)
     cells = store.cells(run_id)
     matrix = build_matrix(spec, _procedure(wb.settings.runs_dir, run_id), cells)
     review = reviews(store, run_id, wb.settings.audit_log)
@@ -146,7 +147,7 @@ def _run_label(store: RunStore, run_id: str) -> str:
     return f"{run_id} · {spec.procedure_label} · {spec.scope.describe()}"
 
 
-def _progress(store: RunStore, spec: RunSpec) -> None:
+def _progress(store: RunStore, spec: RunSpec, identity: Identity) -> None:
     active = store.status(spec.id).state in _ACTIVE
 
     @st.fragment(run_every=2.0 if active else None)
@@ -160,7 +161,7 @@ def _progress(store: RunStore, spec: RunSpec) -> None:
                               for f in spec.filings))  # fmt: skip
         if status.message and status.state not in ("done",):
             st.caption(shown(status.message))
-        _run_buttons(store, spec.id, status.state)
+        _run_buttons(store, spec.id, status.state, identity)
         seen = st.session_state.setdefault("run-seen", {})
         if seen.get(spec.id) not in (None, status.done) or (active and status.state not in _ACTIVE):
             seen[spec.id] = status.done
@@ -170,23 +171,34 @@ def _progress(store: RunStore, spec: RunSpec) -> None:
     run_progress()
 
 
-def _run_buttons(store: RunStore, run_id: str, state: str) -> None:
+def _run_buttons(store: RunStore, run_id: str, state: str, identity: Identity) -> None:
+    """Cancel, resume, ask again: each takes the analyst role, checked as it is clicked; the
+    cells asked again are asked in the clicker's name."""
     left, right = st.columns(2)
-    if state in _ACTIVE and left.button("Cancel run", key="cancel-run"):
+    reason = permitted(identity, "run_procedure")
+    cannot: dict[str, Any] = {"disabled": bool(reason), "help": reason or None}
+    clicked = left.button("Cancel run", key="cancel-run", **cannot) if state in _ACTIVE else False
+    if clicked and allowed(identity, "run_procedure"):
         store.request_cancel(run_id)
         st.toast("Cancelling: the cells under way finish first")
-    if state in ("interrupted", "cancelled") and left.button("Resume run", key="resume-run"):
+    resumable = state in ("interrupted", "cancelled")
+    clicked = left.button("Resume run", key="resume-run", **cannot) if resumable else False
+    if clicked and allowed(identity, "run_procedure"):
         store.clear_cancel(run_id)
+        store.ask_as(run_id, identity)
         start_background(run_id)
         st.rerun(scope="app")
     redo = [k for k, c in store.cells(run_id).items() if c.status in ("evidence_only", "error")]
     if redo and state not in _ACTIVE and right.button(f"Ask the {len(redo)} cell(s) no model answered again",
-                                                      key="rerun-cells"):  # fmt: skip
+                                                      key="rerun-cells", **cannot):  # fmt: skip
+        if not allowed(identity, "run_procedure"):
+            return
         try:
             store.reopen(run_id, redo)
         except RunBusy as exc:
             st.error(str(exc))
             return
+        store.ask_as(run_id, identity)
         start_background(run_id)
         st.rerun(scope="app")
 
@@ -302,13 +314,16 @@ def _sign_off(store: RunStore, spec: RunSpec, item_id: str, sha: str, identity: 
             "Sign off this filing's column": {"doc_sha256": sha},
             "Sign off the whole run": {},
         }
-        cannot = permitted(identity, "sign_off", spec.created_by)
+        author = store.preparers(spec.id)  # its starter and whoever asked cells again
+        cannot = permitted(identity, "sign_off", author)
         for column, (label, where) in zip(st.columns(3), targets.items(), strict=True):
             clicked = column.button(label, key=f"run-{label}", disabled=bool(cannot), help=cannot or None)
-            if clicked and allowed(identity, "sign_off", spec.created_by):
+            if clicked and allowed(identity, "sign_off", author):
                 try:
-                    signed = sign_off(store, spec.id, identity.label, verdict, comment, **where)
-                except (LookupError, ValueError) as exc:
+                    signed = sign_off(
+                        store, spec.id, identity.label, verdict, comment, identity=identity, **where
+                    )
+                except (LookupError, ValueError, NotAllowed) as exc:
                     st.error(str(exc))
                     return
                 st.toast(f"{len(signed)} cell(s) signed off as {verdict}")

@@ -23,7 +23,7 @@ from compliance_auditor.team.identity import (
     startup_problem,
     token_expired,
 )
-from compliance_auditor.team.roles import Action, NotAllowed, RoleMapping, check, load_mapping
+from compliance_auditor.team.roles import Action, Author, NotAllowed, RoleMapping, check, load_mapping
 from compliance_auditor.team.sessions import revoke, revoked, session_key
 from compliance_auditor.workbench.display import shown
 
@@ -125,7 +125,7 @@ def _mapping(path: Path | None, default: str) -> RoleMapping:
     return _load_mapping(str(path) if path else None, default, mtime)
 
 
-def permitted(identity: Identity, action: Action, author: Identity | str | None = None) -> str:
+def permitted(identity: Identity, action: Action, author: Author = None) -> str:
     """ "" when `identity` may take `action`, else why not (for a disabled button's help)."""
     try:
         check(identity, action, author)
@@ -134,7 +134,7 @@ def permitted(identity: Identity, action: Action, author: Identity | str | None 
     return ""
 
 
-def allowed(identity: Identity, action: Action, author: Identity | str | None = None) -> bool:
+def allowed(identity: Identity, action: Action, author: Author = None) -> bool:
     """Check an action on the server as it is taken: a refusal is shown and recorded."""
     reason = permitted(identity, action, author)
     if reason:

@@ -10,8 +10,9 @@ default a refusal to guess). A `Reply` can also be a fault: an HTTP status, a st
 malformed body, or a stream cut after some tokens. `latency_s` and `per_token_s` model a
 real server's time to first token and decoding speed; `served` records how long each call
 spent inside the server, so benchmarks can tell waiting on the model from everything else.
-`slots` caps the requests served at once, as llama-server's `-np`: with `slots=1` one FakeLLM
-is one single-slot GPU endpoint, and a request waits its turn (that wait is not in `served`).
+`slots` caps the requests served at once, as llama-server's `-np`, and is stated at /props as
+`total_slots`: with `slots=1` one FakeLLM is one single-slot GPU endpoint, and a request waits
+its turn (that wait is not in `served`).
 """
 
 from __future__ import annotations
@@ -142,8 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/props") and self.fake.context:
-            self._send_json(200, {"default_generation_settings": {"n_ctx": self.fake.context}})
+        if self.path.rstrip("/").endswith("/props") and (self.fake.context or self.fake.slots):
+            props: dict[str, Any] = {"total_slots": self.fake.slots} if self.fake.slots else {}
+            if self.fake.context:
+                props["default_generation_settings"] = {"n_ctx": self.fake.context}
+            self._send_json(200, props)
         elif self.path.rstrip("/").endswith("/models"):
             body = {"object": "list", "data": [{"id": self.fake.model, "object": "model"}]}
             self._send_json(200, body)
