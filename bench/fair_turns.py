@@ -12,7 +12,8 @@ served at once (as llama-server's `-np`; it says so at /props). Phases, in one r
   keeps `--cells` cells asking at once, with the pool's fair queue (`fair`: no more calls in
   flight than the server's slots, askers served in turn) and without it (`server queue`:
   AUDITOR_LLM_SLOTS=0, every call sent at once and the server's queue decides, first come,
-  first served).
+  first served); and with the run's cells in a process of their own, as the browser starts
+  runs (`background`: that process's pool takes half the slots, the app's the others).
 
 Reported: the analysts' time to the first answer token, p50 and p95, and its ratio to the one
 analyst alone; and the cells the run finished (its throughput is the price of fairness).
@@ -43,7 +44,52 @@ def _serve(conn: Any, latency_s: float, per_token_s: float, slots: int) -> None:
         conn.recv()
 
 
-def phase(index: Any, pool: Any, args: argparse.Namespace, with_run: bool) -> dict[str, Any]:
+def _background_run(conn: Any, cells: int) -> None:
+    """A run's worker process: `cells` cells asking at once until told to stop; says how many."""
+    from compliance_auditor.index.store import AuditIndex
+    from compliance_auditor.llm.pool import LLMPool
+
+    index, pool, stop = AuditIndex(), LLMPool(background=True), threading.Event()
+    index.embedder  # noqa: B018 -- loaded before the phase starts
+    done = [0]
+
+    def cell(n: int) -> None:
+        starter, k = person("run-starter", "analyst"), 0
+        while not stop.is_set():
+            first_token_s(index, pool, f"{QUESTIONS[(n + k) % len(QUESTIONS)]} (background {n}.{k})", starter)
+            done[0] += 1
+            k += 1
+
+    conn.send("ready")
+    conn.recv()
+    threads = [threading.Thread(target=cell, args=(n,)) for n in range(cells)]
+    for thread in threads:
+        thread.start()
+    conn.recv()
+    stop.set()
+    for thread in threads:
+        thread.join()
+    conn.send(done[0])
+
+
+def background_phase(index: Any, pool: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The analysts ask in this process while the run's cells ask in a process of their own."""
+    context = multiprocessing.get_context("spawn")
+    conn, child = context.Pipe()
+    worker = context.Process(target=_background_run, args=(child, args.cells), daemon=True)
+    worker.start()
+    conn.recv()
+    conn.send("go")
+    result = phase(index, pool, args, with_run=False, analysts=args.analysts)
+    conn.send("stop")
+    result["cells_done"] = conn.recv()
+    worker.join()
+    return result
+
+
+def phase(
+    index: Any, pool: Any, args: argparse.Namespace, with_run: bool, analysts: int = 0
+) -> dict[str, Any]:
     """The analysts ask for `args.seconds` (with a run's cells asking beside them, if asked)."""
     until = time.monotonic() + args.seconds
     first_tokens: list[float] = []
@@ -66,7 +112,8 @@ def phase(index: Any, pool: Any, args: argparse.Namespace, with_run: bool) -> di
                 cells_done[0] += 1
             k += 1
 
-    threads = [threading.Thread(target=analyst, args=(n,)) for n in range(args.analysts if with_run else 1)]
+    analysts = analysts or (args.analysts if with_run else 1)
+    threads = [threading.Thread(target=analyst, args=(n,)) for n in range(analysts)]
     threads += [threading.Thread(target=cell, args=(n,)) for n in range(args.cells if with_run else 0)]
     for thread in threads:
         thread.start()
@@ -117,10 +164,11 @@ def main() -> int:
     ingest_paths([ULTA, AMCOR_8K], index, show_progress=False)
     pools = {"fair": LLMPool(settings), "server queue": LLMPool(settings.model_copy(update={"llm_slots": 0}))}
     alone = phase(index, pools["fair"], args, with_run=False)
-    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in pools}
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in [*pools, "background"]}
     for _ in range(args.rounds):
         for name, pool in pools.items():
             rounds[name].append(phase(index, pool, args, with_run=True))
+        rounds["background"].append(background_phase(index, pools["fair"], args))
     result = {
         "load_average": os.getloadavg(), "args": {k: str(v) for k, v in vars(args).items()},
         "slots_learned": pools["fair"].slots(), "alone": alone, "with_a_run": ratios(alone, rounds),

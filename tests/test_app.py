@@ -198,9 +198,13 @@ def test_an_answer_can_be_signed_off_and_rated(server, ulta):
 # --------------------------------------------------------------------------- the library
 
 
+def filings_uploader(at: AppTest):
+    return next(u for u in at.file_uploader if u.label == "Add filings (PDF)")
+
+
 def test_uploaded_filings_are_ingested_in_the_background_under_generated_names(server, isolated_settings):
     at = start()
-    at.file_uploader[0].set_value(("Q4 report; DROP TABLE.pdf", ULTA.read_bytes(), "application/pdf")).run()
+    filings_uploader(at).set_value(("Q4 report; DROP TABLE.pdf", ULTA.read_bytes(), "application/pdf")).run()
     next(b for b in at.button if b.label == "Ingest 1 file(s)").click().run()
     assert not at.exception
     [doc] = wait_for_documents(1)
@@ -215,7 +219,7 @@ def test_uploaded_filings_are_ingested_in_the_background_under_generated_names(s
 
 def test_a_bad_upload_fails_alone_with_its_reason(server, ulta):
     at = start()
-    at.file_uploader[0].set_value(("notes.pdf", b"this is not a PDF", "application/pdf")).run()
+    filings_uploader(at).set_value(("notes.pdf", b"this is not a PDF", "application/pdf")).run()
     next(b for b in at.button if b.label == "Ingest 1 file(s)").click().run()
     docs = wait_for_documents(2)
     failed = next(d for d in docs if d["filename"] == "notes.pdf")

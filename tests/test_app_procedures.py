@@ -104,3 +104,45 @@ def test_only_an_analyst_may_ask_cells_again_checked_at_the_click_and_the_clicke
         time.sleep(0.5)
     again = [r for r in chain.records() if (r.get("cell") or {}).get("attempt") == 1]
     assert again and {r["user"] for r in again} == {getpass.getuser()}  # the clicker, not "tester"
+
+
+def procedure_uploader(at: AppTest):
+    return next(u for u in at.file_uploader if u.label == "Add a procedure (YAML)")
+
+
+def test_an_admin_adds_a_checked_procedure_and_removes_it_and_each_change_is_recorded(
+    model_server, both_filings, set_env, isolated_settings
+):
+    folder = isolated_settings / "procedures"
+    set_env(procedures_dir=folder)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    broken = "name: Broken\nversion: 1\nitems:\n  - id: a\n    question: What?\n    answer: maybe\n"
+    procedure_uploader(at).set_value(("broken.yaml", broken.encode(), "application/yaml")).run()
+    at.button(key="procedure-add").click().run()
+    assert any("broken.yaml is not a valid procedure" in e.value and "line 6" in e.value for e in at.error)
+    assert not folder.exists() or not list(folder.iterdir())  # nothing kept, not even a temporary file
+    procedure_uploader(at).set_value(
+        ("../10k_key_figures.yaml", THREE_ITEMS.encode(), "application/yaml")
+    ).run()
+    at.button(key="procedure-add").click().run()
+    assert any("ships with the app" in e.value for e in at.error)
+    procedure_uploader(at).set_value(("Quick Check!.yaml", THREE_ITEMS.encode(), "application/yaml")).run()
+    at.button(key="procedure-add").click().run()
+    assert [p.name for p in folder.iterdir()] == ["quick_check.yaml"]
+    assert any("Quick check" in o for o in at.selectbox(key="new-procedure").options)
+    at.checkbox(key="procedure-confirm").check().run()
+    at.button(key="procedure-remove").click().run()
+    assert not list(folder.iterdir())
+    changes = [r["reason"] for r in chain.records() if r.get("event") == "changed"]
+    assert [c.split(" (")[0] for c in changes] == ["added quick_check.yaml", "removed quick_check.yaml"]
+
+
+def test_only_an_admin_manages_procedures(model_server, both_filings, set_env, tmp_path):
+    roles = tmp_path / "roles.toml"
+    roles.write_text(f'[users]\n"{getpass.getuser()}" = ["analyst", "reviewer"]\n')
+    set_env(auth_roles_file=roles)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not [u for u in at.file_uploader if u.label == "Add a procedure (YAML)"]
+    assert any("manage procedures" in c.value and "admin role" in c.value for c in at.caption), [
+        c.value for c in at.caption
+    ]

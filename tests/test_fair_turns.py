@@ -76,3 +76,12 @@ def test_askers_waiting_together_take_turns():
         thread.join()
     assert served[:3] == ["run", "ann", "bob"]  # one each, then the run's other cells
     assert served[3:] == ["run"] * 3
+
+
+def test_a_run_in_its_background_process_leaves_half_the_slots_to_the_browser(set_env):
+    with FakeLLM(slots=4) as server:
+        set_env(llm_endpoint=server.url)
+        assert LLMPool(background=True).slots() == 2
+    with FakeLLM(slots=1) as server:  # one slot: the run still gets it, in turn with the app's calls
+        set_env(llm_endpoint=server.url)
+        assert LLMPool(background=True).slots() == 1

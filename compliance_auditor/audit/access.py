@@ -1,4 +1,5 @@
-"""Logins, logouts and refusals, as records of the audit trail."""
+"""Logins, logouts, refusals and admins' changes (filings deleted, metadata edited, procedures
+added or removed), as records of the audit trail."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from compliance_auditor.records import ChainedRecord, Identity
 
 log = get_logger("access", "access.jsonl")
 
-AccessEvent = Literal["login", "logout", "refused"]
+AccessEvent = Literal["login", "logout", "refused", "changed"]
 
 
 class AccessRecord(ChainedRecord):
-    """Someone signed in, out, or was refused an action (or refused entry: no identity at all)."""
+    """Someone signed in, out, was refused an action (or refused entry: no identity at all), or
+    changed what others rely on (`changed`: the action, and in `reason` what was changed)."""
 
     kind: Literal["access"] = "access"
     event: AccessEvent

@@ -85,8 +85,11 @@ def get_pool(settings: config.Settings | None = None) -> LLMPool:
 class LLMPool:
     """The configured endpoints, the least busy first, each behind its circuit breaker."""
 
-    def __init__(self, settings: config.Settings | None = None) -> None:
+    def __init__(self, settings: config.Settings | None = None, background: bool = False) -> None:
+        """`background`: for a procedure run's worker process, which leaves half of each
+        endpoint's slots (at least one) to the app's users: its calls cannot wait in the app's queue."""
         self.settings = settings or config.get_settings()
+        self.background = background
         self.provider = self.settings.llm_provider
         self.model = self.settings.llm_model
         self.urls = self.settings.llm_endpoints
@@ -104,10 +107,8 @@ class LLMPool:
         self._claimed = dict.fromkeys(self.urls, 0)
         self._busy_lock = threading.Lock()
         self._last_used = threading.local()
-        self._gate = FairGate(
-            self.settings.llm_slots * len(self.urls) if self.settings.llm_slots is not None else 0
-        )
-        self._slots_known = self.settings.llm_slots is not None
+        self._gate = FairGate()
+        self._slots_known = False
 
     def context_tokens(self) -> int | None:
         """The model's context window in tokens: the setting, else the smallest an endpoint states
@@ -138,12 +139,16 @@ class LLMPool:
         with self._context_lock:
             if not self._slots_known:
                 self._slots_known = True
-                each = [
-                    stated_slots(url, self.settings) if self.provider == "openai" else None
-                    for url in self.urls
-                ]
-                self._gate.resize(sum(n or DEFAULT_SLOTS for n in each))
+                each = [self._endpoint_slots(url) for url in self.urls]
+                if all(each):  # 0 per endpoint: no limit
+                    self._gate.resize(sum(max(1, n // 2) if self.background else n for n in each))
             return self._gate.slots
+
+    def _endpoint_slots(self, url: str) -> int:
+        if self.settings.llm_slots is not None:
+            return self.settings.llm_slots
+        stated = stated_slots(url, self.settings) if self.provider == "openai" else None
+        return stated or DEFAULT_SLOTS
 
     def waiting(self) -> dict[str, int]:
         """Calls waiting for a slot, by asker."""

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from compliance_auditor import config
 from compliance_auditor.index.store import AuditIndex
+from compliance_auditor.llm.pool import LLMPool
 from compliance_auditor.procedures.cells import STATUS_LABELS
 from compliance_auditor.procedures.execute import work_on
 from compliance_auditor.procedures.library import find_procedure, list_procedures
@@ -313,7 +314,9 @@ def start_background(run_id: str) -> int:
 def worker(run_id: str) -> int:
     """The background process: work on the run; a second worker on the same run stops at once."""
     try:
-        work_on(run_id)  # in the name of whoever started the run
+        # In the name of whoever started (or resumed) the run; leaving half of the model's slots
+        # to the people asking in the browser, whose queue this process cannot join.
+        work_on(run_id, pool=LLMPool(background=True))
     except RunBusy:
         return 0
     return 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,3 +53,47 @@ def find_procedure(name: str, settings: config.Settings | None = None) -> Loaded
             return load_procedure(candidate, settings.procedure_max_kb * 1000)
     known = ", ".join(p.stem for p in procedure_files(settings))
     raise LookupError(f"no procedure named {name!r}; known: {known}")
+
+
+def own_procedures(settings: config.Settings | None = None) -> list[Path]:
+    """The procedure files in the user's folder (those that ship with the app are not theirs)."""
+    settings = settings or config.get_settings()
+    return [p for p in procedure_files(settings) if p.parent != BUILTIN_DIR]
+
+
+def add_procedure(filename: str, data: bytes, replace: bool = False,
+                  settings: config.Settings | None = None) -> LoadedProcedure:  # fmt: skip
+    """Check an uploaded procedure and store it in the procedures folder under a safe name.
+    Raises ProcedureError (what is wrong, line by line) or FileExistsError; nothing is stored
+    unless the file is valid. Runs keep their own copy, so replacing a file changes no run."""
+    settings = settings or config.get_settings()
+    stem = re.sub(r"[^a-z0-9_-]+", "_", Path(filename).stem.lower()).strip("_-")[:64]
+    if not stem:
+        raise ProcedureError(Path(filename or "unnamed"), ["the file name has no letters or digits to keep"])
+    if (BUILTIN_DIR / f"{stem}.yaml").exists():
+        raise FileExistsError(f"{stem} is a procedure that ships with the app: name the file otherwise")
+    target = settings.procedures_dir / f"{stem}.yaml"
+    if target.exists() and not replace:
+        raise FileExistsError(f"{target.name} already exists: replace it, or name the file otherwise")
+    settings.procedures_dir.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=settings.procedures_dir, prefix=f".{stem}.", suffix=".upload")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        try:
+            load_procedure(Path(temporary), settings.procedure_max_kb * 1000)
+        except ProcedureError as exc:  # said of the file the user sent, not of the temporary copy
+            raise ProcedureError(Path(filename), exc.problems) from None
+        os.replace(temporary, target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return load_procedure(target, settings.procedure_max_kb * 1000)
+
+
+def remove_procedure(key: str, settings: config.Settings | None = None) -> Path:
+    """Remove one of the user's procedure files (runs keep their copy); returns its path."""
+    for path in own_procedures(settings):
+        if path.stem == key:
+            path.unlink()
+            return path
+    raise LookupError(f"no procedure file of yours named {key!r}")

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from compliance_auditor.audit.access import record_access
 from compliance_auditor.records import FILING_FIELDS, Identity
 from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.resources import Workbench
@@ -40,6 +41,9 @@ def render_tab(wb: Workbench, identity: Identity) -> None:
         identity, "delete_filing"
     ):
         wb.index.delete_document(doc["sha256"])
+        record_access(
+            "changed", identity, "delete_filing", f"deleted {doc['filename']} (sha256 {doc['sha256']})"
+        )
         st.session_state.view = None
         st.rerun()
 
@@ -120,5 +124,9 @@ def _metadata_form(wb: Workbench, doc: dict[str, Any], identity: Identity) -> No
             }
             if changed:
                 wb.index.update_metadata(doc["sha256"], **changed)
+                edits = ", ".join(f"{k}: {doc[k]!r} -> {v!r}" for k, v in changed.items())
+                record_access(
+                    "changed", identity, "edit_metadata", f"{doc['filename']} ({doc['sha256']}): {edits}"
+                )
                 st.toast(f"Saved: {', '.join(changed)}")
                 st.rerun()

@@ -26,6 +26,7 @@ from compliance_auditor.procedures.workbook import STATUS_FILLS, workbook_bytes
 from compliance_auditor.procedures.workpaper import run_workpaper_html
 from compliance_auditor.records import VERDICTS, Identity
 from compliance_auditor.team.roles import NotAllowed
+from compliance_auditor.workbench import procedure_admin
 from compliance_auditor.workbench.answers import show_checked_answer, show_source
 from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.resources import Workbench
@@ -44,6 +45,7 @@ def render_tab(wb: Workbench, identity: Identity) -> None:
     run_ids = store.run_ids()
     with st.expander("New run", expanded=not run_ids):
         _new_run(wb, store, identity)
+    procedure_admin.render(wb, identity)
     if not run_ids:
         st.caption("No runs yet: pick a procedure and a scope above, then start a run.")
         return

@@ -106,7 +106,10 @@ def open_tab(page, name: str) -> None:
 def upload(page, pdf: Path) -> None:
     open_tab(page, "Library")
     try:
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(pdf), timeout=10_000)
+        uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Add filings")
+        uploader.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            str(pdf), timeout=10_000
+        )
     except Exception:
         page.screenshot(path="/tmp/upload-failed.png", full_page=True)
         raise
