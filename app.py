@@ -14,7 +14,17 @@ import streamlit as st
 
 from compliance_auditor.audit.history import answers_of
 from compliance_auditor.config import get_settings
-from compliance_auditor.workbench import ask, changes, library, procedures, review, sidebar, signin, tieout
+from compliance_auditor.workbench import (
+    ask,
+    changes,
+    library,
+    procedures,
+    review,
+    settings_admin,
+    sidebar,
+    signin,
+    tieout,
+)
 from compliance_auditor.workbench.resources import freeze_the_loaded_heap, load_workbench
 
 settings = get_settings()
@@ -29,6 +39,7 @@ st.session_state.setdefault("view", None)  # {"answer": i, "n": n, "page": page}
 with st.sidebar:
     signin.signed_in_line(identity, settings)
     filters = sidebar.render(workbench)
+    settings_admin.render(workbench, identity)
 
 reviewing = "reviewer" in identity.roles
 ask_tab, procedures_tab, tieout_tab, changes_tab, library_tab, *review_tab = st.tabs(

@@ -31,7 +31,7 @@ Role = Literal["analyst", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("analyst", "reviewer", "admin")
 
 Action = Literal["ask", "run_procedure", "upload", "sign_off", "delete_filing", "edit_metadata",
-                 "manage_procedures"]  # fmt: skip
+                 "manage_procedures", "manage_settings"]  # fmt: skip
 ALLOWED: dict[Action, tuple[Role, ...]] = {
     "ask": ("analyst",),
     "run_procedure": ("analyst",),
@@ -40,13 +40,14 @@ ALLOWED: dict[Action, tuple[Role, ...]] = {
     "delete_filing": ("admin",),
     "edit_metadata": ("admin",),
     "manage_procedures": ("admin",),
+    "manage_settings": ("admin",),
 }
 """Which roles may take each action."""
 
 DESCRIBED: dict[Action, str] = {
     "ask": "ask questions", "run_procedure": "run procedures", "upload": "upload filings",
     "sign_off": "sign off", "delete_filing": "delete filings", "edit_metadata": "edit a filing's metadata",
-    "manage_procedures": "manage procedures",
+    "manage_procedures": "manage procedures", "manage_settings": "change settings",
 }  # fmt: skip
 
 
