@@ -30,6 +30,7 @@ from typing import Any
 
 from compliance_auditor.agent.graph import GRAPH, Event, ask, build_graph, stream
 from compliance_auditor.records import AnswerRecord
+from compliance_auditor.team.identity import cli_identity
 
 __all__ = ["GRAPH", "AnswerRecord", "Event", "ask", "build_graph", "main", "stream"]
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     given = {"company": args.company, "fiscal_year": args.year, "form_type": args.form, "item": args.item}
     filters = {k: v for k, v in given.items() if v} or None
     result: AnswerRecord | None = None
-    for event in stream(args.question, filters):
+    for event in stream(args.question, filters, identity=cli_identity()):
         result = event.result or result
         if not args.json:
             _print_event(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import random
@@ -362,6 +363,31 @@ def test_a_signoff_references_the_answer_and_the_latest_verdict_is_its_state(tmp
     assert state.answer_hash == answer["hash"] and state.answer_id == answer["id"]
     assert "approved by Lee Partner" in capsys.readouterr().out
     assert chain_check.verify_chain(path).records == 3
+
+
+def test_a_signoff_from_the_command_line_carries_the_os_user_and_their_roles(tmp_path, set_env, capsys):
+    path = tmp_path / "audit.jsonl"
+    answer = chain.append(question(1), path)
+    args = [
+        "signoff",
+        answer["hash"],
+        "--reviewer",
+        "Lee Partner",
+        "--verdict",
+        "approved",
+        "--log",
+        str(path),
+    ]
+    assert cli.main(args) == 0
+    signed = signoff_state(answer["hash"], path)
+    assert signed is not None and signed.identity is not None
+    assert (signed.identity.subject, signed.identity.method) == (getpass.getuser(), "os")
+    roles = tmp_path / "roles.toml"
+    roles.write_text(f'[users]\n"{getpass.getuser()}" = ["analyst"]\n')
+    set_env(auth_roles_file=roles)
+    assert cli.main(args) == 2  # the roles file says this login is no reviewer
+    assert "may not sign off" in capsys.readouterr().err
+    assert chain_check.verify_chain(path).records == 2
 
 
 def test_a_signoff_needs_a_known_answer_and_a_valid_verdict(tmp_path):

@@ -19,6 +19,7 @@ from compliance_auditor.audit.chain import AuditIntegrityError
 from compliance_auditor.audit.chain_check import verify_chain
 from compliance_auditor.audit.signoff import signoff, signoff_state
 from compliance_auditor.records import VERDICTS
+from compliance_auditor.team.identity import cli_identity
 
 
 def export(
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except (KeyError, ValueError, FileNotFoundError, AuditIntegrityError) as exc:
+    except (KeyError, ValueError, FileNotFoundError, AuditIntegrityError, PermissionError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     return code
@@ -71,7 +72,9 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _run_signoff(args: argparse.Namespace) -> int:
-    stored = signoff(args.answer_hash, args.reviewer, args.verdict, args.comment, path=args.log)
+    stored = signoff(
+        args.answer_hash, args.reviewer, args.verdict, args.comment, path=args.log, identity=cli_identity()
+    )
     print(f"sign-off {stored.id} ({stored.verdict} by {stored.reviewer}) hash {stored.hash}")
     return 0
 

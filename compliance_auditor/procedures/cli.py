@@ -42,14 +42,14 @@ from compliance_auditor.procedures.spec import ProcedureError
 from compliance_auditor.procedures.workbook import workbook_bytes
 from compliance_auditor.procedures.workpaper import run_workpaper_html
 from compliance_auditor.records import VERDICTS
-from compliance_auditor.team.identity import os_user
+from compliance_auditor.team.identity import cli_identity, os_user
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.command(args) or 0)
-    except (ProcedureError, ScopeError, LookupError, ValueError, RunBusy) as exc:
+    except (ProcedureError, ScopeError, LookupError, ValueError, RunBusy, PermissionError) as exc:
         _fail(args, str(exc))
         return 2
 
@@ -148,7 +148,12 @@ def start_command(args: argparse.Namespace) -> int:
     index = AuditIndex()
     filings = resolve(index, scope)
     spec = _store().create(
-        loaded, scope, filings, user=_user(), concurrency=args.concurrency or settings.run_concurrency
+        loaded,
+        scope,
+        filings,
+        user=_user(),
+        concurrency=args.concurrency or settings.run_concurrency,
+        identity=cli_identity(),
     )
     if not args.json:
         size = f"{len(loaded.procedure.items)} items × {len(filings)} filings"
@@ -227,6 +232,7 @@ def signoff_command(args: argparse.Namespace) -> int:
         item_id=args.item,
         doc_sha256=sha,
         audit_log=audit_log,
+        identity=cli_identity(),
     )
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in records], indent=2))

@@ -19,9 +19,9 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from compliance_auditor.config import Settings
+from compliance_auditor.config import Settings, get_settings
 from compliance_auditor.records import Identity
-from compliance_auditor.team.roles import ROLES, RoleMapping
+from compliance_auditor.team.roles import ROLES, RoleMapping, load_mapping
 
 OIDC_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 """What `st.login` needs in the `[auth]` block of .streamlit/secrets.toml."""
@@ -87,6 +87,13 @@ def os_identity(mapping: RoleMapping | None = None) -> Identity:
     user = os_user()
     roles = list(mapping.users[user]) if mapping and user in mapping.users else list(ROLES)
     return Identity(subject=user, issuer=f"os {socket.gethostname()}", name=user, method="os", roles=roles)
+
+
+def cli_identity(settings: Settings | None = None) -> Identity:
+    """Who runs a command on the server (`ingest.py`, the agent's, procedures' and the trail's
+    CLIs): its operating-system user, with the roles the roles file gives them (else every role)."""
+    settings = settings or get_settings()
+    return os_identity(load_mapping(settings.auth_roles_file, settings.auth_default_roles))
 
 
 def oidc_identity(claims: Mapping[str, Any], groups_claim: str, mapping: RoleMapping) -> Identity:
