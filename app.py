@@ -31,7 +31,7 @@ settings = get_settings()
 st.set_page_config(page_title="Financial Compliance Auditor", page_icon="📑", layout="wide")
 identity = signin.who_is_asking(settings)  # stops here when nobody may use the page
 
-workbench = load_workbench(settings)
+workbench = load_workbench(settings).seen_by(signin.visible_companies(identity, settings))
 if "history" not in st.session_state:  # [{"question", "result"}]: the user's own, from the trail
     st.session_state.history = [{"question": r.question, "result": r} for r in answers_of(identity)]
 st.session_state.setdefault("view", None)  # {"answer": i, "n": n, "page": page}

@@ -271,6 +271,9 @@ class Identity(BaseModel):
     name: str = Field(default="", description="Display name (or e-mail) shown beside the records.")
     method: Literal["oidc", "header", "os"] = "os"
     roles: list[str] = Field(default=[], description="analyst, reviewer, admin.")
+    workspaces: list[str] | None = Field(
+        default=None, description="The workspaces whose filings they see; None: every filing."
+    )
 
     @property
     def label(self) -> str:

@@ -119,8 +119,8 @@ def ranked(
 ) -> list[Passage]:
     """The top `k` passages of the fused rankings (the question's and its `route`'s), at most
     `search_per_page` from one page."""
-    if not index.chunks.count_rows():
-        return []
+    if not index.chunks.count_rows() or (index.workspace is not None and not index.list_documents()):
+        return []  # an empty index, or a workspace with no filing: nothing to see
     settings = config.get_settings()
     searchable = index.searchable()
     fused: dict[str, float] = {}
@@ -188,6 +188,8 @@ def _rankings(
     a calculated metric it names."""
     settings = config.get_settings()
     where = build_where(filters)
+    if index.workspace is not None:  # a workspace: its companies, whatever else the filter says
+        where = _and(where, _among("company", sorted({d["company"] for d in index.list_documents()})))
     depth = max(4 * k, 40)
     texts = [query, *([route.expansion] if route.expansion else []), *route.inputs]
     searches: list[tuple[float, Callable[[], Ranking]]] = []

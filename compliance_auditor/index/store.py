@@ -8,6 +8,7 @@ documents row set to `ok`; search ignores chunks whose document is not searchabl
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from datetime import datetime, timedelta
@@ -79,6 +80,26 @@ class AuditIndex:
         self._indexes_checked = False
         # The documents table as last read, with its version: one tuple, so threads see a consistent pair.
         self._documents: tuple[int | None, list[dict[str, Any]]] = (None, [])
+        self.workspace: frozenset[str] | None = None
+        """The companies (or tickers) whose filings this handle sees, normalised; None: all."""
+
+    def within(self, companies: tuple[str, ...] | None) -> AuditIndex:
+        """A handle on the same tables that sees only `companies`' filings (named as the Library
+        shows them or by ticker; case, spaces and punctuation aside): its searches add them to
+        every filter, it lists and finds no other filing. None: this handle, every filing."""
+        if companies is None:
+            return self
+        self.chunks  # noqa: B018 -- opened once, then shared with the view
+        view = copy.copy(self)
+        view.workspace = frozenset(n for n in map(_normalised, companies) if n)
+        return view
+
+    def sees(self, document: dict[str, Any]) -> bool:
+        if self.workspace is None:
+            return True
+        return bool(
+            {_normalised(document.get("company")), _normalised(document.get("ticker"))} & self.workspace
+        )
 
     # ----- tables
 
@@ -152,11 +173,11 @@ class AuditIndex:
             rows = self.documents.search().limit(None).to_list() if self.documents.count_rows() else []
             rows.sort(key=lambda r: (r["company"] or "", r["fiscal_year"] or 0, r["filename"]))
             self._documents = (version, rows)
-        return [dict(r) for r in rows if not status or r["status"] in status]
+        return [dict(r) for r in rows if (not status or r["status"] in status) and self.sees(r)]
 
     def get_document(self, sha256: str) -> dict[str, Any] | None:
         rows = self.documents.search().where(col("sha256") == lit(sha256)).limit(1).to_list()
-        return rows[0] if rows else None
+        return rows[0] if rows and self.sees(rows[0]) else None
 
     def items_of(self, sha256: str) -> set[str]:
         """The 10-K/10-Q Items a filing's chunks were found under ('7', '8', '9A')."""
@@ -399,3 +420,7 @@ def _cleanup(table: Any, requested: timedelta) -> None:
             if "tagged version" not in str(exc):
                 raise
     raise RuntimeError(f"cleanup of {table.name} kept colliding with its oldest tag")
+
+
+def _normalised(name: object) -> str:
+    return "".join(ch for ch in str(name or "").casefold() if ch.isalnum())

@@ -86,7 +86,9 @@ def os_identity(mapping: RoleMapping | None = None) -> Identity:
     names them."""
     user = os_user()
     roles = list(mapping.users[user]) if mapping and user in mapping.users else list(ROLES)
-    return Identity(subject=user, issuer=f"os {socket.gethostname()}", name=user, method="os", roles=roles)
+    workspaces = mapping.workspaces.of([user], [], roles) if mapping else None
+    return Identity(subject=user, issuer=f"os {socket.gethostname()}", name=user, method="os", roles=roles,
+                    workspaces=workspaces)  # fmt: skip
 
 
 def cli_identity(settings: Settings | None = None) -> Identity:
@@ -104,8 +106,10 @@ def oidc_identity(claims: Mapping[str, Any], groups_claim: str, mapping: RoleMap
     email = str(claims.get("email") or "")
     names = [subject, *(n for n in (email, str(claims.get("preferred_username") or "")) if n)]
     name = str(claims.get("name") or email or claims.get("preferred_username") or subject)
-    roles = mapping.roles_of(names, _listed(claims.get(groups_claim)))
-    return Identity(subject=subject, issuer=issuer, name=name, method="oidc", roles=roles)
+    groups = _listed(claims.get(groups_claim))
+    roles = mapping.roles_of(names, groups)
+    return Identity(subject=subject, issuer=issuer, name=name, method="oidc", roles=roles,
+                    workspaces=mapping.workspaces.of(names, groups, roles))  # fmt: skip
 
 
 def token_expired(claims: Mapping[str, Any], now: float) -> bool:
@@ -148,7 +152,8 @@ def header_identity(
     name = lowered.get(settings.auth_name_header.lower(), "").strip() or user
     groups = _listed(lowered.get(settings.auth_groups_header.lower(), ""))
     roles = mapping.roles_of([user, name], groups)
-    return Identity(subject=user, issuer=f"proxy {peer}", name=name, method="header", roles=roles)
+    return Identity(subject=user, issuer=f"proxy {peer}", name=name, method="header", roles=roles,
+                    workspaces=mapping.workspaces.of([user, name], groups, roles))  # fmt: skip
 
 
 def _listed(value: object) -> list[str]:

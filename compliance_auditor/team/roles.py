@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from compliance_auditor.records import Identity
+from compliance_auditor.team.workspaces import Workspaces, parse_workspaces
 
 Role = Literal["analyst", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("analyst", "reviewer", "admin")
@@ -91,6 +92,7 @@ class RoleMapping:
     users: dict[str, tuple[Role, ...]] = field(default_factory=dict)
     groups: dict[str, tuple[Role, ...]] = field(default_factory=dict)
     default: tuple[Role, ...] = ("analyst",)
+    workspaces: Workspaces = field(default_factory=Workspaces)
 
     def roles_of(self, names: list[str], groups: list[str]) -> list[str]:
         """The roles of a user known by any of `names` (subject, e-mail) in `groups`."""
@@ -110,11 +112,14 @@ def load_mapping(path: Path | None, default: str) -> RoleMapping:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"roles file {path}: {exc}") from exc
     tables = {key: data.get(key, {}) for key in ("users", "groups")}
-    if unknown := set(data) - set(tables):
-        raise ValueError(f"roles file {path}: unknown table(s) {sorted(unknown)}; use [users] and [groups]")
+    if unknown := set(data) - {*tables, "workspaces"}:
+        raise ValueError(
+            f"roles file {path}: unknown table(s) {sorted(unknown)}; use [users], [groups], [workspaces]"
+        )
     mapped = {key: {str(k): _roles(v, f"{path} [{key}] {k}") for k, v in table.items()}
               for key, table in tables.items()}  # fmt: skip
-    return RoleMapping(users=mapped["users"], groups=mapped["groups"], default=fallback)
+    return RoleMapping(users=mapped["users"], groups=mapped["groups"], default=fallback,
+                       workspaces=parse_workspaces(data.get("workspaces"), Path(path)))  # fmt: skip
 
 
 def _roles(values: object, where: str) -> tuple[Role, ...]:

@@ -42,7 +42,10 @@ LEGEND = (
 
 def render_tab(wb: Workbench, identity: Identity) -> None:
     store = RunStore(wb.settings.runs_dir)
-    run_ids = store.run_ids()
+    visible = wb.visible  # a workspace sees the runs over its filings only
+    run_ids = [
+        r for r in store.run_ids() if all(f.doc_sha256 in visible for f in _spec(store.runs_dir, r).filings)
+    ]
     with st.expander("New run", expanded=not run_ids):
         _new_run(wb, store, identity)
     procedure_admin.render(wb, identity)

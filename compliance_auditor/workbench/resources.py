@@ -7,7 +7,7 @@ import gc
 import queue
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,24 @@ class Workbench:
     @property
     def searchable(self) -> list[dict[str, Any]]:
         return [d for d in self.documents if d["status"] in SEARCHABLE_STATUS]
+
+    def seen_by(self, companies: tuple[str, ...] | None) -> Workbench:
+        """The workbench as a workspace sees it: its companies' filings only, in every list, and
+        an index handle whose searches keep to them (None: everything)."""
+        if companies is None:
+            return self
+        index = self.index.within(companies)
+        documents = [d for d in self.documents if index.sees(d)]
+        searchable = [d for d in documents if d["status"] in SEARCHABLE_STATUS]
+        stats = {**self.stats, "searchable": len(searchable),
+                 "pages": sum(d["pages"] or 0 for d in searchable),
+                 "chunks": sum(d["chunks"] or 0 for d in searchable)}  # fmt: skip
+        return replace(self, index=index, documents=documents, stats=stats)
+
+    @property
+    def visible(self) -> set[str]:
+        """The sha256 of every filing this workbench shows."""
+        return {d["sha256"] for d in self.documents}
 
     def queue_files(self, files: list[tuple[Path, str]], by: str) -> None:
         self.worker.submit(files, by)

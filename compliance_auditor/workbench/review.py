@@ -22,9 +22,12 @@ SHOWN = 200
 def render_tab(wb: Workbench, identity: Identity) -> None:
     trail = log_path(wb.settings.audit_log)
     stamp = (trail.stat().st_size, trail.stat().st_mtime_ns) if trail.exists() else (0, 0)
+    visible = wb.visible  # a workspace's reviewer sees answers from its filings only
     answers = [
-        a for a in _latest_answers(str(trail), stamp) if identity.method == "os" or not _ours(a, identity)
-    ]
+        a for a in _latest_answers(str(trail), stamp)
+        if (identity.method == "os" or not _ours(a, identity))
+        and all(c.doc_sha256 in visible for c in [*a.citations, *a.evidence])
+    ]  # fmt: skip
     if not answers:
         st.caption("No answers from others to review yet.")
         return

@@ -125,6 +125,12 @@ def _mapping(path: Path | None, default: str) -> RoleMapping:
     return _load_mapping(str(path) if path else None, default, mtime)
 
 
+def visible_companies(identity: Identity, settings: Settings) -> tuple[str, ...] | None:
+    """The companies whose filings `identity` sees (their workspaces'); None: every filing."""
+    mapping = _mapping(settings.auth_roles_file, settings.auth_default_roles)
+    return mapping.workspaces.companies(identity.workspaces)
+
+
 def permitted(identity: Identity, action: Action, author: Author = None) -> str:
     """ "" when `identity` may take `action`, else why not (for a disabled button's help)."""
     try:
