@@ -55,6 +55,10 @@ class AuditIndex:
     and `remove_orphans()` deletes chunks left by a crash between the two writes.
     """
 
+    workspace: frozenset[str] | None = None
+    """The companies (or tickers) whose filings this handle sees, normalised; None: all
+    (a class default, so every handle, pinned ones too, has it)."""
+
     def __init__(self, uri: str | None = None, embedder: Embedder | None = None) -> None:
         settings = config.get_settings()
         self.uri = uri or settings.db_uri
@@ -80,8 +84,6 @@ class AuditIndex:
         self._indexes_checked = False
         # The documents table as last read, with its version: one tuple, so threads see a consistent pair.
         self._documents: tuple[int | None, list[dict[str, Any]]] = (None, [])
-        self.workspace: frozenset[str] | None = None
-        """The companies (or tickers) whose filings this handle sees, normalised; None: all."""
 
     def within(self, companies: tuple[str, ...] | None) -> AuditIndex:
         """A handle on the same tables that sees only `companies`' filings (named as the Library
