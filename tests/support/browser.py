@@ -94,7 +94,7 @@ def app_env(**extra: str) -> dict[str, str]:
 
 def wait_until_ready(page, timeout_ms: float = 180_000) -> None:
     page.wait_for_selector('[data-testid="stChatInputTextArea"]', timeout=timeout_ms)
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+    settled(page, timeout_ms)
 
 
 def open_tab(page, name: str) -> None:
@@ -103,7 +103,14 @@ def open_tab(page, name: str) -> None:
     page.wait_for_function("tab => tab.getAttribute('aria-selected') === 'true'", arg=tab.element_handle())
 
 
+def settled(page, timeout_ms: float = 180_000) -> None:
+    """Waits until no script run is in flight: a file dropped while the page is still running
+    can be lost with the run it interrupts (seen once in CI as a missing Ingest button)."""
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+
+
 def upload(page, pdf: Path) -> None:
+    settled(page)
     open_tab(page, "Library")
     try:
         uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Add filings")
@@ -113,7 +120,7 @@ def upload(page, pdf: Path) -> None:
     except Exception:
         page.screenshot(path="/tmp/upload-failed.png", full_page=True)
         raise
-    page.get_by_role("button", name="Ingest 1 file(s)").click()
+    page.get_by_role("button", name="Ingest 1 file(s)").click(timeout=90_000)
 
 
 def ask(page, question: str) -> None:
