@@ -29,8 +29,9 @@ from collections.abc import Callable
 from typing import Any
 
 from compliance_auditor.agent.graph import GRAPH, Event, ask, build_graph, stream
+from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.records import AnswerRecord
-from compliance_auditor.team.identity import cli_identity
+from compliance_auditor.team.identity import cli_identity, companies_seen_by
 
 __all__ = ["GRAPH", "AnswerRecord", "Event", "ask", "build_graph", "main", "stream"]
 
@@ -47,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     given = {"company": args.company, "fiscal_year": args.year, "form_type": args.form, "item": args.item}
     filters = {k: v for k, v in given.items() if v} or None
     result: AnswerRecord | None = None
-    for event in stream(args.question, filters, identity=cli_identity()):
+    identity = cli_identity()  # a login the roles file keeps to workspaces searches only theirs
+    index = AuditIndex().within(companies_seen_by(identity))
+    for event in stream(args.question, filters, index=index, identity=identity):
         result = event.result or result
         if not args.json:
             _print_event(event)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import getpass
 import shutil
+import time
 
+import lancedb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from compliance_auditor.config import get_settings
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.team.identity import oidc_identity
 from compliance_auditor.team.roles import load_mapping
+from compliance_auditor.workbench.resources import get_worker
 from tests.support.filings import AMCOR_8K, ROOT, ULTA
 
 ROLES = """\
@@ -91,11 +95,42 @@ def test_in_the_browser_a_workspace_member_sees_and_asks_about_their_companies_o
     workspace = f'"retail" = {{ companies = ["Ulta Beauty"], users = ["{me}"] }}'
     roles.write_text(f'[users]\n"{me}" = ["analyst", "reviewer"]\n[workspaces]\n{workspace}\n')
     set_env(auth_roles_file=roles)
+    # They uploaded the Amcor 8-K themselves: it stays stored, hidden, and they are told why.
+    lancedb.connect(isolated_settings / "db").open_table("documents").update(
+        where="company = 'AMCOR PLC'", values={"ingested_by": me}
+    )
+    # Uploads are ingested by one worker for everybody; its reports name only the user's own files.
+    worker = get_worker(get_settings().db_uri)
+    jobs = [worker.submit([(tmp_path / name, name)], by) for name, by in
+            (("packaging-plan.pdf", "pat"), ("mine.pdf", me))]  # fmt: skip
+    while any(job.state != "finished" for job in jobs):
+        time.sleep(0.05)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     assert not at.exception, at.exception
     library = next(tab for tab in at.tabs if tab.label == "Library")
     assert library.dataframe[0].value["file"].tolist() == [ULTA.name]
     assert AMCOR_8K.name not in str(at.selectbox(key="picked").options)
+    assert "ingested as AMCOR PLC, which none of your workspaces includes" in library.warning[0].value
+    errors = " ".join(e.value for e in library.error)
+    assert "mine.pdf" in errors and "packaging" not in errors
     at.chat_input[0].set_value("What did Amcor announce in its 8-K?").run()
     prompts = " ".join(str(r["messages"]) for r in server.requests)
     assert server.requests and "Amcor" not in prompts.replace("What did Amcor announce in its 8-K?", "")
+
+
+def test_on_the_server_the_agent_command_keeps_to_the_users_workspace(
+    server, ulta_index, isolated_settings, set_env, tmp_path, capsys
+):
+    import agent
+
+    shutil.copytree(ulta_index.uri, isolated_settings / "db")
+    roles = tmp_path / "roles.toml"
+    me = getpass.getuser()
+    workspace = f'"retail" = {{ companies = ["Ulta Beauty"], users = ["{me}"] }}'
+    roles.write_text(f'[users]\n"{me}" = ["analyst"]\n[workspaces]\n{workspace}\n')  # not an admin
+    set_env(auth_roles_file=roles)
+    question = "What did Amcor announce in its 8-K?"
+    agent.main([question, "--json"])
+    prompts = " ".join(str(r["messages"]) for r in server.requests)
+    assert server.requests and "Amcor" not in prompts.replace(question, "")
+    assert "AMCOR" not in capsys.readouterr().out

@@ -42,7 +42,7 @@ from compliance_auditor.procedures.spec import ProcedureError
 from compliance_auditor.procedures.workbook import workbook_bytes
 from compliance_auditor.procedures.workpaper import run_workpaper_html
 from compliance_auditor.records import VERDICTS
-from compliance_auditor.team.identity import cli_identity, os_user
+from compliance_auditor.team.identity import cli_identity, companies_seen_by, os_user
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +145,8 @@ def start_command(args: argparse.Namespace) -> int:
     settings = config.get_settings()
     loaded = find_procedure(args.procedure, settings)
     scope = Scope(company=args.company, forms=args.form, fiscal_years=args.year, filings=args.filing)
-    index = AuditIndex()
+    identity = cli_identity()
+    index = AuditIndex().within(companies_seen_by(identity))
     filings = resolve(index, scope)
     spec = _store().create(
         loaded,
@@ -153,7 +154,7 @@ def start_command(args: argparse.Namespace) -> int:
         filings,
         user=_user(),
         concurrency=args.concurrency or settings.run_concurrency,
-        identity=cli_identity(),
+        identity=identity,
     )
     if not args.json:
         size = f"{len(loaded.procedure.items)} items × {len(filings)} filings"
@@ -290,6 +291,7 @@ def _work(run_id: str, args: argparse.Namespace, index: AuditIndex | None = None
         bar.set_postfix_str(status.message[:40])
         bar.refresh()
 
+    index = index or AuditIndex().within(companies_seen_by(cli_identity()))
     try:
         final = work_on(run_id, index=index, on_progress=progress, user=_user())
     finally:

@@ -34,6 +34,7 @@ from compliance_auditor.procedures.runs import (
 )
 from compliance_auditor.procedures.spec import ProcedureItem
 from compliance_auditor.records import CellRef, Identity
+from compliance_auditor.team.identity import companies_seen_by
 
 log = get_logger("procedures", "procedures.jsonl")
 Progress = Callable[[RunStatus], None]
@@ -72,12 +73,7 @@ def work_on(
     if held is None:
         raise RunBusy(f"run {run_id} is already being worked on by another process")
     try:
-        adopted = store.adopt_from_trail(run_id, settings.audit_log)
-        if adopted:
-            log.info(
-                "cells adopted from the audit trail",
-                extra={"fields": {"run_id": run_id, "cells": len(adopted)}},
-            )
+        _adopt_from_trail(store, run_id, settings)
         procedure = store.procedure(run_id).procedure
         finished = store.cells(run_id)
         pending = [(item, filing) for filing in spec.filings for item in procedure.items
@@ -85,9 +81,11 @@ def work_on(
         status = RunStatus(state="running", total=len(spec.filings) * len(procedure.items),
                            done=len(finished), by_filing=by_filing(finished.values()), started_at=now(),
                            pid=os.getpid())  # fmt: skip
-        index = index or AuditIndex()
+        user, identity = _asking_as(store, run_id, user)
+        # The worker (a run started in the browser) keeps to the asker's workspaces too.
+        index = index or AuditIndex().within(companies_seen_by(identity, settings) if identity else None)
         index.embedder  # noqa: B018 -- loaded once here, not raced for by the first workers
-        work = _Work(spec, store, index, pool or get_pool(settings), *_asking_as(store, run_id, user), status,
+        work = _Work(spec, store, index, pool or get_pool(settings), user, identity, status,
                      time.perf_counter())  # fmt: skip
         _report(work, on_progress, f"{len(pending)} cell(s) to ask")
         with ThreadPoolExecutor(max_workers=max(1, spec.concurrency), thread_name_prefix="cell") as workers:
@@ -105,6 +103,13 @@ def work_on(
         return status
     finally:
         os.close(held)
+
+
+def _adopt_from_trail(store: RunStore, run_id: str, settings: config.Settings) -> None:
+    """Cells whose answers reached the trail before a crash are kept, not asked again."""
+    if adopted := store.adopt_from_trail(run_id, settings.audit_log):
+        fields = {"run_id": run_id, "cells": len(adopted)}
+        log.info("cells adopted from the audit trail", extra={"fields": fields})
 
 
 def _asking_as(store: RunStore, run_id: str, user: str) -> tuple[str, Identity | None]:

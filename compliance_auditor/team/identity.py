@@ -98,6 +98,14 @@ def cli_identity(settings: Settings | None = None) -> Identity:
     return os_identity(load_mapping(settings.auth_roles_file, settings.auth_default_roles))
 
 
+def companies_seen_by(identity: Identity, settings: Settings | None = None) -> tuple[str, ...] | None:
+    """The companies whose filings `identity` sees (their workspaces'); None: every filing. For
+    commands on the server and a run's background worker, which read the roles file afresh."""
+    settings = settings or get_settings()
+    mapping = load_mapping(settings.auth_roles_file, settings.auth_default_roles)
+    return mapping.workspaces.companies(identity.workspaces)
+
+
 def oidc_identity(claims: Mapping[str, Any], groups_claim: str, mapping: RoleMapping) -> Identity:
     """The identity an ID token's claims describe."""
     subject, issuer = str(claims.get("sub") or ""), str(claims.get("iss") or "")

@@ -17,7 +17,8 @@ from compliance_auditor.workbench.signin import allowed, permitted
 
 def render_tab(wb: Workbench, identity: Identity) -> None:
     _uploads(wb, identity)
-    _ingestion_progress(wb)
+    _ingestion_progress(wb, identity)
+    _landed_outside(wb, identity)
     if not wb.documents:
         st.caption("No filings yet.")
         return
@@ -78,18 +79,22 @@ def _uploads(wb: Workbench, identity: Identity) -> None:
     st.rerun()
 
 
-def _ingestion_progress(wb: Workbench) -> None:
+def _ingestion_progress(wb: Workbench, identity: Identity) -> None:
     # Polled each second only while something is being ingested: an idle page has no timer
     # rerunning it (which costs every open session CPU, and can swallow a click meanwhile).
     @st.fragment(run_every=1.0 if wb.worker.active() else None)
     def ingestion_progress() -> None:
         state = st.session_state
         jobs = wb.worker.active()
-        for job in jobs:
+        # The worker is shared by every session: others' uploads are counted, never named (their
+        # file names may belong to another workspace).
+        if others := sum(1 for job in jobs if job.by != identity.label):
+            st.caption(f"{others} upload batch(es) by others being ingested first")
+        for job in (j for j in jobs if j.by == identity.label):
             finished, total = len(job.done), len(job.names)
             names = shown(", ".join(job.names))[:200]
             st.progress(finished / max(total, 1), text=f"Ingesting {finished}/{total}: {names}")
-        for job in wb.worker.jobs:
+        for job in (j for j in wb.worker.jobs if j.by == identity.label):
             for name, status, detail in job.done:
                 if status == "failed":
                     st.error(f"{shown(name)}: {shown(detail)}")
@@ -99,6 +104,17 @@ def _ingestion_progress(wb: Workbench) -> None:
         state.active_jobs = len(jobs)
 
     ingestion_progress()
+
+
+def _landed_outside(wb: Workbench, identity: Identity) -> None:
+    """Tells an uploader which of their filings were ingested under a company none of their
+    workspaces includes: they are stored, but hidden from them until an admin acts."""
+    for doc in (d for d in wb.outside if d.get("ingested_by") == identity.label):
+        st.warning(
+            f"{shown(doc['filename'])} was ingested as {shown(doc['company'] or 'no company')}, which "
+            "none of your workspaces includes, so you cannot see it. An admin can correct its "
+            "company or add the company to your workspace."
+        )
 
 
 def _metadata_form(wb: Workbench, doc: dict[str, Any], identity: Identity) -> None:

@@ -120,6 +120,9 @@ class Workbench:
     documents: list[dict[str, Any]]
     stats: dict[str, Any]
     metrics_line: str
+    outside: list[dict[str, Any]] = field(default_factory=list)
+    """Filings outside the user's workspaces: never shown, except that an uploader is told which
+    of theirs landed there (`library.py`)."""
 
     @property
     def searchable(self) -> list[dict[str, Any]]:
@@ -136,7 +139,8 @@ class Workbench:
         stats = {**self.stats, "searchable": len(searchable),
                  "pages": sum(d["pages"] or 0 for d in searchable),
                  "chunks": sum(d["chunks"] or 0 for d in searchable)}  # fmt: skip
-        return replace(self, index=index, documents=documents, stats=stats)
+        outside = [d for d in self.documents if not index.sees(d)]
+        return replace(self, index=index, documents=documents, stats=stats, outside=outside)
 
     @property
     def visible(self) -> set[str]:
