@@ -11,6 +11,7 @@ import lancedb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import agent
 from compliance_auditor.config import get_settings
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.team.identity import oidc_identity
@@ -105,8 +106,17 @@ def test_in_the_browser_a_workspace_member_sees_and_asks_about_their_companies_o
             (("packaging-plan.pdf", "pat"), ("mine.pdf", me))]  # fmt: skip
     while any(job.state != "finished" for job in jobs):
         time.sleep(0.05)
+    # A packaging analyst's question that found nothing names Amcor: not for a retail reviewer.
+    (tmp_path / "packaging.toml").write_text(ROLES)
+    pat = oidc_identity(claims("pat"), "groups", load_mapping(tmp_path / "packaging.toml", "analyst"))
+    refused = agent.ask(
+        "Did Amcor's 8-K announce a plant closure?", index=ulta_index.within(()), identity=pat
+    )
+    assert not refused.citations and not refused.evidence
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     assert not at.exception, at.exception
+    review = next(tab for tab in at.tabs if tab.label == "Review")
+    assert review.caption[0].value == "No answers from others to review yet."
     library = next(tab for tab in at.tabs if tab.label == "Library")
     assert library.dataframe[0].value["file"].tolist() == [ULTA.name]
     assert AMCOR_8K.name not in str(at.selectbox(key="picked").options)
@@ -121,8 +131,6 @@ def test_in_the_browser_a_workspace_member_sees_and_asks_about_their_companies_o
 def test_on_the_server_the_agent_command_keeps_to_the_users_workspace(
     server, ulta_index, isolated_settings, set_env, tmp_path, capsys
 ):
-    import agent
-
     shutil.copytree(ulta_index.uri, isolated_settings / "db")
     roles = tmp_path / "roles.toml"
     me = getpass.getuser()

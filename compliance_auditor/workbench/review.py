@@ -22,11 +22,9 @@ SHOWN = 200
 def render_tab(wb: Workbench, identity: Identity) -> None:
     trail = log_path(wb.settings.audit_log)
     stamp = (trail.stat().st_size, trail.stat().st_mtime_ns) if trail.exists() else (0, 0)
-    visible = wb.visible  # a workspace's reviewer sees answers from its filings only
     answers = [
         a for a in _latest_answers(str(trail), stamp)
-        if (identity.method == "os" or not _ours(a, identity))
-        and all(c.doc_sha256 in visible for c in [*a.citations, *a.evidence])
+        if (identity.method == "os" or not _ours(a, identity)) and _reviewable(a, identity, wb.visible)
     ]  # fmt: skip
     if not answers:
         st.caption("No answers from others to review yet.")
@@ -56,6 +54,19 @@ def render_tab(wb: Workbench, identity: Identity) -> None:
             view.update(hash=picked, n=citation.n, page=citation.page)
         with right:
             show_source(wb, view, record, key="review")
+
+
+def _reviewable(answer: AnswerRecord, identity: Identity, visible: set[str]) -> bool:
+    """A workspace's reviewer sees answers from its filings only; an answer that found no
+    evidence at all (its question may name another workspace's company) only when asked by
+    someone sharing one of their workspaces."""
+    passages = [*answer.citations, *answer.evidence]
+    if not all(p.doc_sha256 in visible for p in passages):
+        return False
+    if passages or identity.workspaces is None:
+        return True
+    asked_in = answer.identity.workspaces if answer.identity else None
+    return asked_in is not None and bool(set(asked_in) & set(identity.workspaces))
 
 
 def _ours(answer: AnswerRecord, identity: Identity) -> bool:
