@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import agent
 from compliance_auditor.agent.prompts import pick_profile
 from compliance_auditor.agent.state import log as agent_log
 from compliance_auditor.audit import chain, chain_check
@@ -381,7 +382,7 @@ def test_every_node_logs_one_json_line(server, ulta_index):
     assert grade["model"] and grade["input_tokens"] > 0 and grade["decision"].startswith("kept")
 
 
-def test_the_cli_streams_the_answer_then_lists_citations(server, isolated_settings):
+def test_the_cli_streams_the_answer_then_lists_citations(server, isolated_settings, capsys):
     ingest_paths([ULTA], show_progress=False)
     server.responder = model(grader_keeping(NET_SALES), net_sales_answer)
     done = subprocess.run([sys.executable, str(ROOT / "agent.py"), QUESTION, "--year", "2022"],
@@ -389,9 +390,8 @@ def test_the_cli_streams_the_answer_then_lists_citations(server, isolated_settin
     assert done.returncode == 0, done.stderr
     assert "Net sales in the fourth quarter" in done.stdout and "Citations:" in done.stdout
     assert f"{ULTA.name} · page " in done.stdout and "Grading" in done.stderr
-    as_json = subprocess.run([sys.executable, str(ROOT / "agent.py"), QUESTION, "--json"],
-                             capture_output=True, text=True, timeout=120, cwd=ROOT)  # fmt: skip
-    result = json.loads(as_json.stdout)
+    assert agent.main([QUESTION, "--json"]) == 0  # in this process: a second start proves nothing more
+    result = json.loads(capsys.readouterr().out)
     assert result["mode"] == "answered" and result["citations"][0]["doc_name"] == ULTA.name
 
 
