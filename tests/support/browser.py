@@ -124,6 +124,7 @@ def upload(page, pdf: Path) -> None:
 
 
 def ask(page, question: str) -> None:
+    settled(page)  # typed into a box that a run in flight redraws, the question could be lost
     box = page.locator('[data-testid="stChatInputTextArea"]')
     box.fill(question)
     box.press("Enter")
