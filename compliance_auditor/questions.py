@@ -2,7 +2,7 @@
 
 Pure functions of the question (and the list of indexed filings), shared by the search and
 the agent:
-- `derive_filters`: a company or ticker the index knows, a fiscal year, a form type;
+- `derive_filters`: a company or ticker the index knows, a fiscal quarter and year, a form type;
 - `expand_query`: the words filings use for the metrics a question names ("capex" is
   "purchases of property, plant and equipment" on a cash-flow statement).
 """
@@ -153,6 +153,8 @@ def company_aliases(doc: dict[str, Any]) -> set[str]:
         core = _SUFFIXES.sub(" ", re.sub(r"[^a-z0-9& ]", " ", plain)).split()
         if core:
             aliases.add("".join(core))
+            if len(core) == 3 and core[1] == "&":  # "Johnson & Johnson": J&J, JnJ
+                aliases |= {f"{core[0][0]}&{core[2][0]}", f"{core[0][0]}n{core[2][0]}"}
             if len(core) > 1 and len(core[0]) >= 5 and core[0] not in _GENERIC_FIRST_WORDS:
                 aliases.add(core[0])
     return {a for a in aliases if len(a) >= 2}
@@ -189,18 +191,54 @@ def _form(question: str) -> str:
     return next((form for pattern, form in _FORM_WORDS if pattern.search(question)), "")
 
 
+_QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
+_QUARTER = re.compile(
+    r"\bQ([1-4])\b|\b([1-4])Q(?:\s?'?\d\d)?\b|\b(first|second|third|fourth)[\s-]quarter\b", re.I
+)
+
+
+def _quarter(question: str) -> str:
+    """The fiscal quarter a question names ("Q2", "2Q23", "second quarter"), else ""."""
+    found = _QUARTER.search(question)
+    if not found:
+        return ""
+    number, digit, word = found.groups()
+    return f"Q{number or digit}" if (number or digit) else _QUARTER_WORDS[word.lower()]
+
+
+def _quarterly(scope: list[dict[str, Any]], quarter: str, years: list[int]) -> list[dict[str, Any]]:
+    """The filings of the quarter named, in the year named, else one year earlier: a quarter of a
+    fiscal year ending in the next calendar year ("Q2 of FY2024", ended July 2023) is stored
+    under the year its period ends in."""
+    of_quarter = [d for d in scope if d.get("fiscal_period") == quarter]
+    for year in (max(years), max(years) - 1) if years else ():
+        if found := [d for d in of_quarter if d["fiscal_year"] == year]:
+            return found
+    return of_quarter if not years else []
+
+
 def derive_filters(question: str, docs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Company or ticker, fiscal year and form type named in the question, among `docs`
-    (documents rows): only values some filing has, so a filter never matches nothing by itself."""
+    """Company or ticker, fiscal quarter, fiscal year and form type named in the question, among
+    `docs` (documents rows): only values some filing has, so a filter never matches nothing by
+    itself."""
     if not docs:
         return {}
     filters: dict[str, Any] = {}
     matched = [d for d in docs if _mentions_company(question, d)]
+    # A ticker ties a company's filings together however each cover's name was read.
+    tickers = {d["ticker"] for d in matched if d.get("ticker")}
+    matched += [d for d in docs if d not in matched and d.get("ticker") in tickers]
     if matched:
         filters["company"] = sorted({d["company"] for d in matched})
     scope = matched or docs
     years = _years(question)
-    if years and any(d["fiscal_year"] == max(years) for d in scope):
+    quarter = _quarter(question)
+    if quarter and (quarterly := _quarterly(scope, quarter, years)):
+        filters["fiscal_period"] = quarter
+        if years:
+            filters["fiscal_year"] = quarterly[0]["fiscal_year"]
+        scope = quarterly
+    elif years and any(d["fiscal_year"] == max(years) for d in scope):
         filters["fiscal_year"] = max(years)
         scope = [d for d in scope if d["fiscal_year"] == max(years)]
     form = _form(question)

@@ -120,9 +120,10 @@ def test_the_next_step_after_grading(case, agent, budget, expected):
 # --------------------------------------------------------------------------- filters from the question
 
 
-def doc(company: str, ticker: str, year: int, form: str, filename: str = "") -> dict:
+def doc(company: str, ticker: str, year: int, form: str, filename: str = "", period: str = "") -> dict:
     return {"company": company, "ticker": ticker, "fiscal_year": year, "form_type": form,
-            "filename": filename or f"{company.split()[0]}_{year}_{form}.pdf"}  # fmt: skip
+            "filename": filename or f"{company.split()[0]}_{year}_{form}.pdf",
+            "fiscal_period": period or ("FY" if form == "10-K" else "")}  # fmt: skip
 
 
 DOCS = [
@@ -131,6 +132,10 @@ DOCS = [
     doc("AMAZON.COM, INC.", "AMZN", 2019, "10-K"),
     doc("AMAZON.COM, INC.", "AMZN", 2019, "10-Q"),
     doc("ULTA BEAUTY, INC.", "ULTA", 2022, "earnings release"),
+    doc("BEST BUY CO., INC.", "BBY", 2023, "10-K"),
+    doc("BEST BUY CO., INC.", "BBY", 2023, "10-Q", period="Q2"),  # Q2 of fiscal 2024, ended July 2023
+    doc("JOHNSON & JOHNSON", "JNJ", 2022, "10-K"),
+    doc("JOHNSON JOHNSON", "JNJ", 2022, "earnings release", period="Q4"),  # the cover's "&" not read
 ]
 
 
@@ -151,6 +156,16 @@ DOCS = [
         ("What is EBITDA?", {}),
         ("mmm is not a ticker when lower case", {}),
         ("What was the 8-K about?", {}),  # no such filing: no filter that could only match nothing
+        ("Which Best Buy category sold most in Q2 of FY2024?",
+         {"company": ["BEST BUY CO., INC."], "fiscal_period": "Q2", "fiscal_year": 2023}),
+        ("Best Buy's second quarter: inventories?",
+         {"company": ["BEST BUY CO., INC."], "fiscal_period": "Q2"}),
+        ("What drove JnJ's gross margin in FY2022?",
+         {"company": ["JOHNSON & JOHNSON", "JOHNSON JOHNSON"], "fiscal_year": 2022}),
+        ("J&J's fourth quarter 2022 sales?",
+         {"company": ["JOHNSON & JOHNSON", "JOHNSON JOHNSON"], "fiscal_period": "Q4", "fiscal_year": 2022}),
+        ("Best Buy's Q3 2023 sales?",  # no third quarter filed: the year's filings
+         {"company": ["BEST BUY CO., INC."], "fiscal_year": 2023}),
     ],
 )  # fmt: skip
 def test_the_filters_a_question_implies(question, filters):

@@ -40,7 +40,7 @@ COLUMNS = [
     "kind", "page", "pages", "bbox", "page_width", "page_height", "text", "table_html", "page_role",
 ]  # fmt: skip
 # A derived filter that matches nothing loses these, in this order, until something matches.
-RELAX_ORDER = ("form_type", "fiscal_year", "company")
+RELAX_ORDER = ("form_type", "fiscal_period", "fiscal_year", "company")
 
 Ranking = list[dict[str, Any]]
 

@@ -314,13 +314,13 @@ class AuditIndex:
     ) -> SearchResult:
         """Ranked passages for a query. With no filters, a filter is derived from the question.
 
-        A derived filter that matches nothing is relaxed (form, then year, then company), and
+        A derived filter that matches nothing is relaxed (form, quarter, year, then company), and
         the result says which filter it finally used.
         """
         return search.search(self, query, k, filters, mode)
 
     def derive_filters(self, question: str) -> dict[str, Any]:
-        """Company or ticker the index knows, fiscal year, and form type named in the question."""
+        """Company or ticker the index knows, fiscal quarter and year, and form type named in the question."""
         return derive_filters(question, self.list_documents(SEARCHABLE_STATUS))
 
     def searchable(self) -> set[str]:
