@@ -145,13 +145,22 @@ def _squash(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
+def _core_words(name: str) -> list[str]:
+    """A company name's words, lower case, without punctuation and legal suffixes."""
+    return _SUFFIXES.sub(" ", re.sub(r"[^a-z0-9& ]", " ", re.sub(r"\.com\b", "", name.lower()))).split()
+
+
+def company_key(name: str) -> str:
+    """A company's name with case, punctuation and legal suffixes aside: "MGM Resorts
+    International" and "MGM RESORTS INTERNATIONAL" are one company."""
+    return "".join(_core_words(name))
+
+
 def company_aliases(doc: dict[str, Any]) -> set[str]:
     """Ways a question may name a filing's company: full name, short name, ticker."""
     aliases: set[str] = set()
     for name in (doc.get("company") or "", Path(doc.get("filename") or "").stem.split("_")[0]):
-        plain = re.sub(r"\.com\b", "", name.lower())
-        core = _SUFFIXES.sub(" ", re.sub(r"[^a-z0-9& ]", " ", plain)).split()
-        if core:
+        if core := _core_words(name):
             aliases.add("".join(core))
             if len(core) == 3 and core[1] == "&":  # "Johnson & Johnson": J&J, JnJ
                 aliases |= {f"{core[0][0]}&{core[2][0]}", f"{core[0][0]}n{core[2][0]}"}

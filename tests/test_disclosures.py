@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from compliance_auditor.disclosures import DisclosureError, compare
+from compliance_auditor.disclosures.indexed import by_company
 from compliance_auditor.disclosures.meaning import encoder
 from compliance_auditor.disclosures.workpaper import report_html
 from compliance_auditor.parsing.blocks import ITEM_RE
@@ -118,6 +119,22 @@ def test_the_same_pair_gives_the_same_report(tmp_path, encode):
     old = ten_k(tmp_path / "old.pdf", ["cold", "supplier", "tax"])
     new = ten_k(tmp_path / "new.pdf", ["tax reworded", "cold", "cyber"])
     assert compare(old, new, encode=encode) == compare(old, new, encode=encode)
+
+
+def test_one_companys_10ks_are_offered_together_however_their_covers_spell_its_name():
+    def ten_k_of(company, year, ticker=""):
+        return {"company": company, "fiscal_year": year, "ticker": ticker, "filename": f"{year}.pdf"}
+
+    grouped = by_company([
+        ten_k_of("MGM RESORTS INTERNATIONAL", 2018), ten_k_of("MGM Resorts International", 2022, "MGM"),
+        ten_k_of("MGM RESORTS INTERNATIONAL", 2020, "MGM"), ten_k_of("JOHNSON & JOHNSON", 2022, "JNJ"),
+        ten_k_of("JOHNSON JOHNSON", 2021, "JNJ"), ten_k_of("Johnson Controls International plc", 2022, "JCI"),
+    ])  # fmt: skip
+    assert {name: [d["fiscal_year"] for d in docs] for name, docs in grouped.items()} == {
+        "MGM Resorts International": [2018, 2020, 2022],  # under the latest cover's name
+        "JOHNSON & JOHNSON": [2021, 2022],  # one ticker
+        "Johnson Controls International plc": [2022],
+    }
 
 
 def test_a_sentence_that_names_an_item_is_not_its_heading():
