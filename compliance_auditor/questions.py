@@ -4,12 +4,14 @@ Pure functions of the question (and the list of indexed filings), shared by the 
 the agent:
 - `derive_filters`: a company or ticker the index knows, a fiscal quarter and year, a form type;
 - `expand_query`: the words filings use for the metrics a question names ("capex" is
-  "purchases of property, plant and equipment" on a cash-flow statement).
+  "purchases of property, plant and equipment" on a cash-flow statement);
+- `by_company`: which filings are one company's, however their covers spell its name.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +156,28 @@ def company_key(name: str) -> str:
     """A company's name with case, punctuation and legal suffixes aside: "MGM Resorts
     International" and "MGM RESORTS INTERNATIONAL" are one company."""
     return "".join(_core_words(name))
+
+
+def by_company(docs: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Filings grouped by company, by fiscal year within, under the latest one's name. One
+    company's filings stay together when their covers spell its name differently ("MGM Resorts
+    International", "MGM RESORTS INTERNATIONAL") or share a ticker."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for doc in docs:
+        groups.setdefault(company_key(doc["company"] or ""), []).append(doc)
+    owner: dict[str, str] = {}  # ticker -> the group holding it
+    for key in list(groups):
+        tickers = {str(d["ticker"]) for d in groups[key] if d.get("ticker")}
+        into = next((owner[t] for t in tickers if t in owner), None)
+        if into is not None:  # two spellings, one ticker: one company
+            groups[into] += groups.pop(key)
+        for ticker in tickers:
+            owner.setdefault(ticker, into or key)
+    found = {}
+    for filings in groups.values():
+        filings.sort(key=lambda d: d["fiscal_year"])
+        found[filings[-1]["company"]] = filings
+    return found
 
 
 def company_aliases(doc: dict[str, Any]) -> set[str]:

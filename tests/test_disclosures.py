@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from compliance_auditor.disclosures import DisclosureError, compare
-from compliance_auditor.disclosures.indexed import by_company
 from compliance_auditor.disclosures.meaning import encoder
 from compliance_auditor.disclosures.workpaper import report_html
 from compliance_auditor.parsing.blocks import ITEM_RE
+from compliance_auditor.questions import by_company
 from tests.support.pdfs import empty_pdf, encrypted_pdf, text_pdf
 from tests.support.tenk import CONTENTS, RISKS, cover, ten_k
 

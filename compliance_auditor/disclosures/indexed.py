@@ -4,7 +4,7 @@ and the report itself, kept in memory per pair of files so asking twice costs no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from compliance_auditor.disclosures.items import DisclosureError
 from compliance_auditor.disclosures.records import DisclosureReport
 from compliance_auditor.index.schema import SEARCHABLE_STATUS
 from compliance_auditor.index.store import AuditIndex
-from compliance_auditor.questions import company_key
+from compliance_auditor.questions import by_company
 from compliance_auditor.records import FORM_10K
 
 
@@ -25,28 +25,6 @@ def annual_reports(index: AuditIndex, companies: Sequence[str] = ()) -> dict[str
         d for d in index.list_documents(SEARCHABLE_STATUS)
         if d["form_type"] == FORM_10K and d["fiscal_year"] and (not companies or d["company"] in companies)
     )  # fmt: skip
-
-
-def by_company(docs: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Filings grouped by company, by fiscal year within, under the latest one's name. One
-    company's filings stay together when their covers spell its name differently ("MGM Resorts
-    International", "MGM RESORTS INTERNATIONAL") or share a ticker."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for doc in docs:
-        groups.setdefault(company_key(doc["company"] or ""), []).append(doc)
-    owner: dict[str, str] = {}  # ticker -> the group holding it
-    for key in list(groups):
-        tickers = {str(d["ticker"]) for d in groups[key] if d.get("ticker")}
-        into = next((owner[t] for t in tickers if t in owner), None)
-        if into is not None:  # two spellings, one ticker: one company
-            groups[into] += groups.pop(key)
-        for ticker in tickers:
-            owner.setdefault(ticker, into or key)
-    found = {}
-    for filings in groups.values():
-        filings.sort(key=lambda d: d["fiscal_year"])
-        found[filings[-1]["company"]] = filings
-    return found
 
 
 def filing_pair(

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from compliance_auditor.index.store import AuditIndex
+from compliance_auditor.questions import by_company
 from compliance_auditor.records import FilingTieOut, StatementRow, StatementTable, TieCheck
 from compliance_auditor.tieout.stored import filing_tieout
 
@@ -51,10 +52,11 @@ def earlier_filing(index: AuditIndex, sha256: str) -> dict[str, Any] | None:
     doc = index.get_document(sha256)
     if doc is None or not doc["fiscal_year"]:
         return None
-    same = [d for d in index.list_documents(status=("ok", "needs_ocr")) if d["sha256"] != sha256
-            and _company(d) == _company(doc) and d["form_type"] == doc["form_type"]
-            and d["fiscal_year"] and d["fiscal_year"] < doc["fiscal_year"]]  # fmt: skip
-    return max(same, key=lambda d: d["fiscal_year"], default=None)
+    of_form = [d for d in index.list_documents(status=("ok", "needs_ocr"))
+               if d["form_type"] == doc["form_type"] and d["fiscal_year"]]  # fmt: skip
+    company = next((g for g in by_company(of_form).values() if any(d["sha256"] == sha256 for d in g)), [])
+    earlier = [d for d in company if d["fiscal_year"] < doc["fiscal_year"]]
+    return earlier[-1] if earlier else None
 
 
 def indexed_prior_period_checks(index: AuditIndex, sha256: str) -> list[TieCheck]:
@@ -64,10 +66,6 @@ def indexed_prior_period_checks(index: AuditIndex, sha256: str) -> list[TieCheck
     if earlier is None:
         return []
     return prior_period_checks(filing_tieout(index, sha256), filing_tieout(index, earlier["sha256"]))
-
-
-def _company(doc: dict[str, Any]) -> str:
-    return (doc["ticker"] or doc["company"] or "").strip().lower()
 
 
 Paired = tuple[StatementTable, int, int, float]
