@@ -175,7 +175,7 @@ def by_company(docs: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
             owner.setdefault(ticker, into or key)
     found = {}
     for filings in groups.values():
-        filings.sort(key=lambda d: d["fiscal_year"])
+        filings.sort(key=lambda d: d["fiscal_year"] or 0)
         found[filings[-1]["company"]] = filings
     return found
 

@@ -7,6 +7,7 @@ the OpenAI-protocol test server.
 from __future__ import annotations
 
 import getpass
+import shutil
 import time
 import urllib.request
 from pathlib import Path
@@ -73,6 +74,20 @@ def test_the_sidebar_shows_endpoint_health_and_the_index(server, ulta):
     assert any(port in s.value and "answers in" in s.value for s in at.sidebar.success)
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "1 filings" in captions and "all-MiniLM-L6-v2" in captions and "version" in captions
+
+
+def test_a_company_whose_covers_spell_its_name_two_ways_is_one_scope(server, ulta_index, isolated_settings):
+    shutil.copytree(ulta_index.uri, isolated_settings / "db")
+    index = AuditIndex()
+    amcor = next(d for d in index.list_documents() if d["company"] == "AMCOR PLC")
+    index.update_metadata(amcor["sha256"], company="UltaBeauty, Inc.")  # as a second cover might read
+    at = start()
+    company = next(m for m in at.sidebar.multiselect if m.label == "Company")
+    assert company.options == ["UltaBeauty, Inc."]  # one entry, named as its latest filing says
+    company.select("UltaBeauty, Inc.").run()
+    ask(at)
+    [answer] = [r for r in chain.records() if r["kind"] == "answer"]
+    assert answer["filters"]["company"] == ["ULTABEAUTY", "UltaBeauty, Inc."]
 
 
 def test_the_app_serves_prometheus_metrics_when_a_port_is_set(server, set_env):

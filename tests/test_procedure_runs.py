@@ -17,7 +17,7 @@ from compliance_auditor.procedures.execute import work_on
 from compliance_auditor.procedures.library import find_procedure
 from compliance_auditor.procedures.matrix import as_text, build_matrix
 from compliance_auditor.procedures.runs import Scope
-from compliance_auditor.procedures.scope import ScopeError, resolve
+from compliance_auditor.procedures.scope import ScopeError, resolve, resolve_among
 from tests.support.fake_llm import FakeLLM, dead_url
 from tests.support.filings import AMCOR_8K, ULTA
 from tests.support.runs import THREE_ITEMS, cli, new_run, procedure_model, trail_cells
@@ -142,6 +142,28 @@ def test_a_filing_removed_during_a_run_fails_its_cells_not_the_run(
 def test_a_scope_that_names_nothing_says_so(both_filings, scope, message):
     with pytest.raises(ScopeError, match=message.replace("(", r"\(")):
         resolve(both_filings, scope)
+
+
+def test_a_company_scope_takes_its_filings_however_their_covers_spell_it():
+    def filing(name, company, year, ticker=""):
+        return {"sha256": name, "filename": name, "company": company, "ticker": ticker, "fiscal_year": year,
+                "form_type": "10-K", "fiscal_period": "FY", "period_end": ""}  # fmt: skip
+
+    documents = [filing("mgm18.pdf", "MGM RESORTS INTERNATIONAL", 2018),
+                 filing("mgm22.pdf", "MGM Resorts International", 2022, "MGM"),
+                 filing("jnj21.pdf", "JOHNSON JOHNSON", 2021, "JNJ"),
+                 filing("jnj22.pdf", "JOHNSON & JOHNSON", 2022, "JNJ"),
+                 filing("jci22.pdf", "Johnson Controls International plc", 2022, "JCI"),
+                 filing("ulta22.pdf", "ULTABEAUTY", 2022, "ULTA"),
+                 filing("ulta23.pdf", "Ulta Beauty, Inc.", 2023)]  # fmt: skip
+    jnj = ["jnj21.pdf", "jnj22.pdf"]
+    for company, names in [
+        ("MGM Resorts International", ["mgm18.pdf", "mgm22.pdf"]),
+        ("Johnson & Johnson", jnj),
+        ("JNJ", jnj),
+        ("Ulta Beauty, Inc.", ["ulta22.pdf", "ulta23.pdf"]),
+    ]:  # as the browser offers it now
+        assert sorted(f.doc_name for f in resolve_among(documents, Scope(company=company))) == names
 
 
 def test_the_cli_reports_bad_input_plainly(model_server, both_filings, tmp_path):

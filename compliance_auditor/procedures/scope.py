@@ -8,6 +8,7 @@ from typing import Any
 from compliance_auditor.index.schema import SEARCHABLE_STATUS
 from compliance_auditor.index.store import AuditIndex
 from compliance_auditor.procedures.runs import FilingRef, Scope
+from compliance_auditor.questions import by_company
 
 
 class ScopeError(ValueError):
@@ -26,7 +27,8 @@ def resolve_among(documents: list[dict[str, Any]], scope: Scope) -> list[FilingR
     else:
         if not (scope.company or scope.forms or scope.fiscal_years):
             raise ScopeError("the scope is empty: name a company, forms or fiscal years, or choose filings")
-        chosen = [d for d in documents if _matches(d, scope)]
+        company = _of_company(documents, scope.company)
+        chosen = [d for d in documents if _matches(d, scope, company)]
     if not chosen:
         raise ScopeError(f"no searchable filing matches the scope ({scope.describe()})")
     unique = {d["sha256"]: d for d in chosen}.values()
@@ -46,12 +48,22 @@ def _named(documents: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return found[0]
 
 
-def _matches(document: dict[str, Any], scope: Scope) -> bool:
-    company = _plain(scope.company)
-    if company and not (
-        _plain(document["company"]).startswith(company) or company == _plain(document["ticker"])
-    ):
-        return False  # "Ulta Beauty", "ulta" and "ULTA" all name ULTABEAUTY
+def _of_company(documents: list[dict[str, Any]], company: str) -> set[str] | None:
+    """The sha256 of every filing of the company named (None: no company named). "Ulta Beauty",
+    "ulta" and "ULTA" all name ULTABEAUTY, and with it the company's filings whose covers spell
+    its name otherwise."""
+    if not (plain := _plain(company)):
+        return None
+    return {
+        d["sha256"] for group in by_company(documents).values()
+        if any(_plain(g["company"]).startswith(plain) or plain == _plain(g["ticker"]) for g in group)
+        for d in group
+    }  # fmt: skip
+
+
+def _matches(document: dict[str, Any], scope: Scope, company: set[str] | None) -> bool:
+    if company is not None and document["sha256"] not in company:
+        return False
     if scope.forms and document["form_type"] not in scope.forms:
         return False
     return not scope.fiscal_years or document["fiscal_year"] in scope.fiscal_years

@@ -24,6 +24,7 @@ from compliance_auditor.procedures.runs import FilingRef, RunBusy, RunSpec, RunS
 from compliance_auditor.procedures.scope import ScopeError, resolve_among
 from compliance_auditor.procedures.workbook import STATUS_FILLS, workbook_bytes
 from compliance_auditor.procedures.workpaper import run_workpaper_html
+from compliance_auditor.questions import by_company
 from compliance_auditor.records import VERDICTS, Identity
 from compliance_auditor.team.roles import NotAllowed
 from compliance_auditor.workbench import procedure_admin
@@ -125,7 +126,7 @@ def _scope(wb: Workbench) -> Scope:
                                placeholder="Choose filings")  # fmt: skip
         return Scope(filings=names)
     left, middle, right = st.columns(3)
-    companies = sorted({d["company"] for d in searchable if d["company"]})
+    companies = sorted(by_company(d for d in searchable if d["company"]))  # one per company
     company = left.selectbox("Company", companies, index=None, key="new-company")
     forms = middle.multiselect("Forms", sorted({d["form_type"] for d in searchable if d["form_type"]}),
                                key="new-forms")  # fmt: skip

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from compliance_auditor.llm.breakers import reset_breakers
+from compliance_auditor.questions import by_company
 from compliance_auditor.workbench.display import shown
 from compliance_auditor.workbench.resources import Workbench, endpoint_health
 
@@ -27,8 +28,12 @@ def render(wb: Workbench) -> dict[str, Any] | None:
         st.caption(shown(wb.metrics_line))
     st.header("Scope")
     searchable = wb.searchable
+    # One entry per company, however its covers spelled the name; picking it takes every spelling.
+    companies = {name: sorted({d["company"] for d in docs})
+                 for name, docs in by_company(d for d in searchable if d["company"]).items()}  # fmt: skip
+    picked = st.multiselect("Company", sorted(companies))
     scope = {
-        "company": st.multiselect("Company", sorted({d["company"] for d in searchable if d["company"]})),
+        "company": sorted({spelling for name in picked for spelling in companies[name]}),
         "form_type": st.multiselect("Form", sorted({d["form_type"] for d in searchable if d["form_type"]})),
         "fiscal_year": st.multiselect(
             "Fiscal year", sorted({d["fiscal_year"] for d in searchable if d["fiscal_year"]}, reverse=True)
