@@ -89,7 +89,7 @@ def _ingestion_progress(wb: Workbench, identity: Identity) -> None:
         # The worker is shared by every session: others' uploads are counted, never named (their
         # file names may belong to another workspace).
         if others := sum(1 for job in jobs if job.by != identity.label):
-            st.caption(f"{others} upload batch(es) by others being ingested first")
+            st.caption(f"{others} upload batch(es) by others being ingested")
         for job in (j for j in jobs if j.by == identity.label):
             finished, total = len(job.done), len(job.names)
             names = shown(", ".join(job.names))[:200]
