@@ -257,10 +257,9 @@ def derive_filters(question: str, docs: list[dict[str, Any]]) -> dict[str, Any]:
     if not docs:
         return {}
     filters: dict[str, Any] = {}
-    matched = [d for d in docs if _mentions_company(question, d)]
-    # A ticker ties a company's filings together however each cover's name was read.
-    tickers = {d["ticker"] for d in matched if d.get("ticker")}
-    matched += [d for d in docs if d not in matched and d.get("ticker") in tickers]
+    # Every filing of a company named, however each cover's name was read.
+    matched = [d for group in by_company(docs).values() if any(_mentions_company(question, g) for g in group)
+               for d in group]  # fmt: skip
     if matched:
         filters["company"] = sorted({d["company"] for d in matched})
     scope = matched or docs
